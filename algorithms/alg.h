@@ -1,0 +1,113 @@
+/* alg.h: the one interface between a synchronisation algorithm and the
+ * simulator.
+ *
+ * An algorithm is a set of reactions to events on the simulated clock. It
+ * never loops over rounds on its own: it asks the simulator to compute (which
+ * takes simulated time on a worker) and to send (which takes simulated time
+ * and bytes on the network), and it reacts when those complete. Nodes are
+ * numbered 0..K-1 for the workers and K for the parameter server.
+ *
+ * The algorithm owns its models (flat double arrays of alg_ctx_n_params
+ * values). It hands the global model to alg_ctx_evaluate whenever the
+ * global model is defined (end of a round, a server update), and the
+ * simulator decides whether that step is an evaluation point.
+ *
+ * Everything an algorithm may call is declared here; it includes no other
+ * simulator header. */
+#ifndef DTSIM_ALG_H
+#define DTSIM_ALG_H
+
+#include <gsl/gsl_rng.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../sim/core/err.h"
+#include "../sim/io/config.h"
+
+typedef struct alg alg;         /* an algorithm's private state */
+typedef struct alg_ctx alg_ctx; /* the simulator, as an algorithm sees it */
+
+/* Message kinds. Control flow uses these, never magic payload values. */
+typedef enum alg_msg_kind {
+    ALG_MSG_PARAMS = 1, /* a model (global or a worker's) */
+    ALG_MSG_GRAD = 2    /* a gradient */
+} alg_msg_kind;
+
+typedef struct alg_msg {
+    int src, dst;
+    alg_msg_kind kind;
+    int64_t tag;        /* the sender's round/step, echoed */
+    const double *data; /* n_params decoded values; valid during the call */
+    size_t n;
+} alg_msg;
+
+typedef struct alg_ops {
+    const char *name;    /* the key in configs: "easgd" */
+    const char *summary; /* one line for `dtsim list` */
+    const cfg_param_spec *params; /* algorithm-specific config keys */
+    size_t n_params;
+    /* Allocates the state; may draw initial values. Returns 0 or a SIM_E*
+     * code with err filled (then *out is NULL). */
+    int (*create)(alg **out, alg_ctx *ctx, sim_err *err);
+    /* Called once at simulated time 0. */
+    void (*start)(alg *a, alg_ctx *ctx);
+    /* Worker `worker` finished the computation it asked for with `tag`. */
+    void (*on_compute_done)(alg *a, alg_ctx *ctx, int worker, int64_t tag);
+    /* A message arrived at m->dst. */
+    void (*on_message)(alg *a, alg_ctx *ctx, const alg_msg *m);
+    void (*destroy)(alg *a); /* NULL-safe */
+} alg_ops;
+
+/* ---- the registry ---- */
+
+extern const alg_ops *const alg_registry[]; /* NULL-terminated */
+const alg_ops *alg_find(const char *name);  /* NULL when unknown */
+
+/* ---- what the simulator offers ---- */
+
+const cfg_experiment *alg_ctx_config(const alg_ctx *ctx);
+int alg_ctx_workers(const alg_ctx *ctx); /* K */
+int alg_ctx_server(const alg_ctx *ctx);  /* node id of the server: K */
+size_t alg_ctx_n_params(const alg_ctx *ctx);
+double alg_ctx_now(const alg_ctx *ctx);
+/* A config value of this algorithm, by name (rounds and lr are in config). */
+double alg_ctx_param(const alg_ctx *ctx, const char *name);
+
+/* Fills w with the configured initial model, drawn from stream (kind, index)
+ * of the run (use a distinct index for each model that must differ). */
+void alg_ctx_init_model(alg_ctx *ctx, double *w, int stream_kind,
+                        uint64_t index);
+/* A generator owned by the simulator for the algorithm's own draws. */
+gsl_rng *alg_ctx_rng(alg_ctx *ctx);
+
+/* Draws worker's next mini-batch from its own sampling stream; returns its
+ * size (Bernoulli batches may be empty). */
+size_t alg_ctx_sample_batch(alg_ctx *ctx, int worker);
+/* grad = mean gradient of the loss at w over worker's current batch (zero
+ * when the batch is empty). Pure math: takes no simulated time. */
+void alg_ctx_gradient(alg_ctx *ctx, int worker, const double *w,
+                      double *grad);
+
+/* Occupies worker for the time n_samples examples take (plus its straggler
+ * delays), then calls on_compute_done(worker, tag). */
+void alg_ctx_compute(alg_ctx *ctx, int worker, size_t n_samples, int64_t tag);
+
+/* Sends a copy of data[0..n-1] from node src to node dst; the bytes charged
+ * are n times the configured value size plus the header. The receiver sees
+ * the values as transmitted (rounded to float32 when so configured). */
+void alg_ctx_send(alg_ctx *ctx, int src, int dst, alg_msg_kind kind,
+                  int64_t tag, const double *data, size_t n);
+
+/* Offers the global model after `step` rounds/updates. The simulator records
+ * a metrics row when step is an evaluation point (or final != 0) and stops
+ * the run if the model has diverged (non-finite values or loss). */
+void alg_ctx_evaluate(alg_ctx *ctx, int64_t step, const double *w, int final);
+
+/* Counts one model update contributed by worker, with its staleness (0 for
+ * synchronous algorithms). */
+void alg_ctx_count_update(alg_ctx *ctx, int worker, int64_t staleness);
+
+/* Ends the run after the current event. */
+void alg_ctx_finish(alg_ctx *ctx);
+
+#endif

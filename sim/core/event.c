@@ -1,0 +1,208 @@
+#include "event.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* A heap key packs the scheduling sequence number (high bits) with the slot
+ * index of the event body (low bits). Comparing keys compares sequence
+ * numbers, since those are unique, so (time, key) is the (time, seq) order. */
+#define SLOT_BITS 28
+#define SLOT_MASK ((UINT64_C(1) << SLOT_BITS) - 1)
+#define MAX_SLOTS (UINT64_C(1) << SLOT_BITS)
+
+typedef struct heap_key {
+    double time;
+    uint64_t key;
+} heap_key;
+
+typedef struct slot {
+    sim_event ev;
+    sim_event_fn fn; /* NULL once cancelled */
+    sim_free_fn free_fn;
+    uint64_t seq; /* of the event in the slot; 0 when free */
+    uint32_t next_free;
+} slot;
+
+struct sim_loop {
+    double now;
+    uint64_t next_seq;
+    uint64_t dispatched;
+    int stopped;
+
+    heap_key *heap;
+    size_t heap_len, heap_cap;
+
+    slot *slots;
+    size_t slots_cap;
+    uint32_t free_head; /* UINT32_MAX when empty */
+};
+
+#define NO_SLOT UINT32_MAX
+
+sim_loop *sim_loop_create(void)
+{
+    sim_loop *loop = calloc(1, sizeof *loop);
+    if (!loop)
+        return NULL;
+    loop->next_seq = 1;
+    loop->free_head = NO_SLOT;
+    return loop;
+}
+
+void sim_loop_destroy(sim_loop *loop)
+{
+    if (!loop)
+        return;
+    for (size_t i = 0; i < loop->heap_len; i++) {
+        slot *s = &loop->slots[loop->heap[i].key & SLOT_MASK];
+        if (s->free_fn && s->ev.ptr)
+            s->free_fn(s->ev.ptr);
+    }
+    free(loop->heap);
+    free(loop->slots);
+    free(loop);
+}
+
+double sim_loop_now(const sim_loop *loop) { return loop->now; }
+size_t sim_loop_pending(const sim_loop *loop) { return loop->heap_len; }
+uint64_t sim_loop_dispatched(const sim_loop *loop) { return loop->dispatched; }
+void sim_loop_stop(sim_loop *loop) { loop->stopped = 1; }
+
+static inline int key_less(const heap_key *x, const heap_key *y)
+{
+    return x->time < y->time || (x->time == y->time && x->key < y->key);
+}
+
+static int grow(sim_loop *loop)
+{
+    size_t cap = loop->slots_cap ? 2 * loop->slots_cap : 64;
+    if (cap > MAX_SLOTS)
+        cap = MAX_SLOTS;
+    if (cap <= loop->slots_cap)
+        return -1;
+    slot *s = realloc(loop->slots, cap * sizeof *s);
+    if (!s)
+        return -1;
+    loop->slots = s;
+    heap_key *h = realloc(loop->heap, cap * sizeof *h);
+    if (!h)
+        return -1;
+    loop->heap = h;
+    loop->heap_cap = cap;
+    /* Chain the new slots so that lower indices are handed out first. */
+    for (size_t i = cap; i-- > loop->slots_cap;) {
+        s[i].seq = 0;
+        s[i].next_free = loop->free_head;
+        loop->free_head = (uint32_t)i;
+    }
+    loop->slots_cap = cap;
+    return 0;
+}
+
+static void sift_up(heap_key *h, size_t i, heap_key k)
+{
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!key_less(&k, &h[parent]))
+            break;
+        h[i] = h[parent];
+        i = parent;
+    }
+    h[i] = k;
+}
+
+/* Fills the hole at the root with k, moving smaller children up. */
+static void sift_down(heap_key *h, size_t n, heap_key k)
+{
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && key_less(&h[c + 1], &h[c]))
+            c++;
+        if (!key_less(&h[c], &k))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = k;
+}
+
+sim_event_id sim_loop_schedule_owned(sim_loop *loop, double delay_s,
+                                     sim_event_fn fn, void *obj, int64_t a,
+                                     int64_t b, void *ptr, sim_free_fn free_fn)
+{
+    if (!(delay_s >= 0.0) || !isfinite(delay_s) || !fn)
+        return 0;
+    if (loop->free_head == NO_SLOT && grow(loop) != 0)
+        return 0;
+    uint32_t idx = loop->free_head;
+    slot *s = &loop->slots[idx];
+    loop->free_head = s->next_free;
+
+    uint64_t seq = loop->next_seq++;
+    double t = loop->now + delay_s;
+    s->ev = (sim_event){.time = t, .obj = obj, .ptr = ptr, .a = a, .b = b};
+    s->fn = fn;
+    s->free_fn = free_fn;
+    s->seq = seq;
+
+    heap_key k = {.time = t, .key = (seq << SLOT_BITS) | idx};
+    sift_up(loop->heap, loop->heap_len++, k);
+    return k.key;
+}
+
+sim_event_id sim_loop_schedule(sim_loop *loop, double delay_s, sim_event_fn fn,
+                               void *obj, int64_t a, int64_t b, void *ptr)
+{
+    return sim_loop_schedule_owned(loop, delay_s, fn, obj, a, b, ptr, NULL);
+}
+
+int sim_loop_cancel(sim_loop *loop, sim_event_id id)
+{
+    uint64_t idx = id & SLOT_MASK;
+    if (id == 0 || idx >= loop->slots_cap)
+        return 0;
+    slot *s = &loop->slots[idx];
+    if (s->seq != (id >> SLOT_BITS) || !s->fn)
+        return 0;
+    /* The key stays in the heap and is discarded when popped: removing it
+     * now would need a position index kept up to date on every swap. */
+    s->fn = NULL;
+    if (s->free_fn && s->ev.ptr)
+        s->free_fn(s->ev.ptr);
+    return 1;
+}
+
+uint64_t sim_loop_run(sim_loop *loop, double until_s)
+{
+    uint64_t fired = 0;
+    loop->stopped = 0;
+    while (loop->heap_len > 0 && !loop->stopped) {
+        heap_key top = loop->heap[0];
+        if (top.time > until_s)
+            break;
+        if (--loop->heap_len > 0)
+            sift_down(loop->heap, loop->heap_len, loop->heap[loop->heap_len]);
+
+        uint32_t idx = (uint32_t)(top.key & SLOT_MASK);
+        slot *s = &loop->slots[idx];
+        sim_event ev = s->ev;
+        sim_event_fn fn = s->fn;
+        s->seq = 0;
+        s->next_free = loop->free_head;
+        loop->free_head = idx;
+        if (!fn)
+            continue;
+
+        if (top.time < loop->now)
+            SIM_PANIC("clock moved backwards: %.17g < %.17g", top.time,
+                      loop->now);
+        loop->now = top.time;
+        loop->dispatched++;
+        fired++;
+        fn(loop, &ev);
+    }
+    return fired;
+}

@@ -1,0 +1,35 @@
+/* rng.h: independent random streams derived from one master seed.
+ *
+ * Every entity that draws random numbers (a worker's sampler, a worker's
+ * straggler process, the model initialiser, ...) owns its own gsl_rng, seeded
+ * from (master seed, stream kind, index) through splitmix64. Adding a worker
+ * therefore leaves every other stream's draws unchanged, and nothing depends
+ * on the order in which entities happen to draw. The generator is always
+ * mt19937, never taken from the environment. */
+#ifndef DTSIM_RNG_H
+#define DTSIM_RNG_H
+
+#include <gsl/gsl_rng.h>
+#include <stdint.h>
+
+typedef enum rng_kind {
+    RNG_INIT = 1,      /* model parameter initialisation */
+    RNG_SAMPLER = 2,   /* a worker's mini-batch sampling */
+    RNG_STRAGGLER = 3, /* a worker's random compute delays */
+    RNG_SPLIT = 4,     /* train/test split */
+    RNG_ALGORITHM = 5, /* an algorithm's own draws (e.g. BMUF's delta) */
+    RNG_LINK = 6,      /* a link's jitter */
+    RNG_WORKER_INIT = 7 /* a worker's own initial model */
+} rng_kind;
+
+/* One step of the splitmix64 generator: a bijective mix of x. */
+uint64_t rng_splitmix64(uint64_t x);
+
+/* The seed of stream (kind, index) for a run seeded with master. */
+uint64_t rng_stream_seed(uint64_t master, rng_kind kind, uint64_t index);
+
+/* A new mt19937 generator for the stream; NULL when out of memory.
+ * The caller frees it with gsl_rng_free. */
+gsl_rng *rng_stream_create(uint64_t master, rng_kind kind, uint64_t index);
+
+#endif

@@ -1,0 +1,170 @@
+/* config.h: one experiment, read from JSON, validated, defaults filled.
+ *
+ * cfg_load parses a file with cJSON, applies --set overrides, checks every
+ * field (type, range, unknown and duplicate keys) and fills a plain
+ * cfg_experiment. No cJSON pointer outlives the call. Every error message
+ * names the file and the JSON path and says what was expected, e.g.
+ *   configs/x.json: $.network.bandwidth: expected a bandwidth > 0 ("10Gbps"), got -5
+ * and a syntax error names file:line:col.
+ *
+ * The algorithm section is validated against parameter specs that the caller
+ * passes in (the algorithm registry), so this layer never includes an
+ * algorithm. Ownership: the caller frees a loaded experiment with
+ * cfg_experiment_free; strings returned by cfg_experiment_to_json are freed
+ * with free(). */
+#ifndef DTSIM_CONFIG_H
+#define DTSIM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+
+/* ---- algorithm parameter specs (supplied by the registry) ---- */
+
+typedef enum cfg_param_type {
+    CFG_PARAM_NUMBER, /* double within [min, max] */
+    CFG_PARAM_INT,    /* integer within [min, max] */
+    CFG_PARAM_BOOL,   /* stored as 0 or 1 */
+    CFG_PARAM_CHOICE  /* a string from choices; stored as its index */
+} cfg_param_type;
+
+typedef struct cfg_param_spec {
+    const char *name;
+    cfg_param_type type;
+    double min, max; /* inclusive bounds for NUMBER and INT */
+    double def;      /* default value (index for CHOICE) */
+    const char *const *choices; /* NULL-terminated, CHOICE only */
+    const char *help;           /* one line for `dtsim list` */
+} cfg_param_spec;
+
+typedef struct cfg_algorithm_spec {
+    const char *name;
+    const char *summary;
+    const cfg_param_spec *params;
+    size_t n_params;
+} cfg_algorithm_spec;
+
+#define CFG_MAX_ALG_PARAMS 16
+
+/* ---- the experiment ---- */
+
+typedef enum cfg_split_kind { CFG_SPLIT_FRACTION, CFG_SPLIT_FILE } cfg_split_kind;
+typedef enum cfg_partition { CFG_PARTITION_CONTIGUOUS } cfg_partition;
+typedef enum cfg_batch_kind { CFG_BATCH_FRACTION, CFG_BATCH_SIZE } cfg_batch_kind;
+typedef enum cfg_compute_kind {
+    CFG_COMPUTE_SECONDS_PER_SAMPLE,
+    CFG_COMPUTE_FLOPS
+} cfg_compute_kind;
+typedef enum cfg_delay_dist { CFG_DELAY_NONE, CFG_DELAY_EXPONENTIAL } cfg_delay_dist;
+typedef enum cfg_topology { CFG_TOPOLOGY_STAR } cfg_topology;
+
+typedef struct cfg_link {
+    double latency_s;     /* >= 0 */
+    double bandwidth_Bps; /* bytes per second, > 0 */
+} cfg_link;
+
+typedef struct cfg_experiment {
+    char *source_path; /* the file it was read from, for messages */
+    char *name;        /* default: the file's base name without .json */
+    uint64_t seed;     /* default 1 */
+
+    struct {
+        char *name;        /* a registry name, e.g. "ssgd" */
+        const cfg_algorithm_spec *spec; /* borrowed from the caller's table */
+        long rounds;       /* >= 1 */
+        double lr;         /* > 0 */
+        double params[CFG_MAX_ALG_PARAMS]; /* in spec->params order */
+    } algorithm;
+
+    struct {
+        char *type;        /* "logreg" */
+        double init_low, init_high; /* uniform initial weights, default [-1, 1) */
+        double sigmoid_eps; /* default 0; the post uses 1e-6 */
+    } model;
+
+    struct {
+        char *path;          /* as written in the file */
+        char *resolved_path; /* relative to the config file's directory */
+        int header;          /* skip the first line; default 1 */
+        int label_column;    /* -1 = last (default) */
+        cfg_split_kind split;
+        double test_fraction;     /* CFG_SPLIT_FRACTION: in (0, 1), default 0.3 */
+        char *split_file;         /* CFG_SPLIT_FILE: as written */
+        char *split_resolved_path;
+        int standardize;     /* default 0 */
+        int bias;            /* append a column of ones; default 1 */
+        cfg_partition partition;
+    } data;
+
+    struct {
+        cfg_batch_kind kind;
+        double fraction; /* Bernoulli inclusion probability in (0, 1] */
+        long size;       /* >= 1 */
+    } batch;
+
+    struct {
+        int workers; /* >= 1 */
+        cfg_compute_kind compute;
+        double seconds_per_sample; /* > 0 */
+        double flops_per_second;   /* > 0 */
+        double *speed;    /* [workers], default 1 each, > 0 */
+        double *slowdown; /* [workers], default 1 each, >= 1 */
+        cfg_delay_dist delay;
+        double delay_mean_s; /* > 0 when delay != NONE */
+    } cluster;
+
+    struct {
+        cfg_topology topology;
+        cfg_link server;   /* the parameter server's link to the switch */
+        cfg_link *workers; /* [workers] each worker's link to the switch */
+        int contention;    /* default 1: max-min fair sharing */
+        int value_bytes;   /* 8 (float64, default) or 4 (float32) */
+        long header_bytes; /* per message, default 0 */
+    } network;
+
+    struct {
+        long every;     /* evaluate the global model every N steps; default 1 */
+        int train_loss; /* also compute the training loss; default 1 */
+    } evaluation;
+
+    struct {
+        int events; /* record the timeline in the events table; default 0 */
+    } output;
+} cfg_experiment;
+
+/* One --set override: a dotted path ("algorithm.lr", "network.workers[1].bandwidth",
+ * optionally prefixed with "$.") and a value, parsed as JSON when it is valid
+ * JSON and taken as a string otherwise. */
+typedef struct cfg_override {
+    const char *path;
+    const char *value;
+} cfg_override;
+
+/* Loads and validates path. On success *out owns a new experiment and 0 is
+ * returned; on failure *out is NULL and SIM_ECONFIG (bad content), or SIM_EIO
+ * (unreadable file) is returned with err filled. Data files are not opened
+ * here, only their paths resolved. */
+int cfg_load(const char *path, const cfg_algorithm_spec *algorithms,
+             size_t n_algorithms, const cfg_override *overrides,
+             size_t n_overrides, cfg_experiment **out, sim_err *err);
+
+/* As cfg_load, from text in memory; source names it in messages and its
+ * directory anchors relative paths. */
+int cfg_load_string(const char *text, const char *source,
+                    const cfg_algorithm_spec *algorithms, size_t n_algorithms,
+                    const cfg_override *overrides, size_t n_overrides,
+                    cfg_experiment **out, sim_err *err);
+
+void cfg_experiment_free(cfg_experiment *e); /* NULL-safe */
+
+/* The experiment as JSON with every default filled and the data paths
+ * resolved, such that loading it again gives the same experiment. NULL when
+ * out of memory; free() the result. */
+char *cfg_experiment_to_json(const cfg_experiment *e);
+
+/* The value of an algorithm parameter by name; aborts (a programming error)
+ * when the algorithm has no such parameter. */
+double cfg_algorithm_param(const cfg_experiment *e, const char *name);
+
+#endif

@@ -1,0 +1,102 @@
+/* store.h: results in one SQLite file.
+ *
+ * The schema is a contract with users' scripts (see README "Results
+ * database"): tables runs, metrics, workers and events, with the columns
+ * named in DESIGN.md plus a few documented extras. A database may hold many
+ * runs; opening an existing dtsim database appends. A database made by
+ * another program (tables of ours missing columns, or not SQLite at all) is
+ * refused with SIM_EDB.
+ *
+ * A run is written in two transactions: db_run_begin inserts its runs row with
+ * status 'running'; db_run_finish inserts all its metrics, workers and events
+ * rows and sets the final status in one transaction. A process killed in
+ * between leaves a 'running' row and nothing else, never a run marked done
+ * with missing rows. All SQL uses prepared statements with bound values.
+ *
+ * Ownership: db_open returns a store the caller closes with db_close; the
+ * row arrays passed in are only read. */
+#ifndef DTSIM_STORE_H
+#define DTSIM_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+
+typedef struct db_store db_store;
+
+typedef struct db_run_info {
+    const char *name;
+    const char *algorithm;
+    const char *config_json;
+    uint64_t seed;
+    const char *dtsim_version;
+} db_run_info;
+
+typedef enum db_status {
+    DB_STATUS_RUNNING,
+    DB_STATUS_DONE,
+    DB_STATUS_DIVERGED,
+    DB_STATUS_FAILED
+} db_status;
+
+typedef struct db_run_result {
+    db_status status;
+    const char *error; /* NULL unless failed or diverged */
+    double wall_seconds;
+    double sim_seconds;
+    uint64_t total_bytes;
+    uint64_t total_messages;
+    int64_t steps;
+    double final_accuracy; /* NaN -> NULL */
+    double final_loss;     /* NaN -> NULL */
+} db_run_result;
+
+typedef struct db_metric {
+    int64_t step;
+    double sim_time;
+    uint64_t bytes;    /* cumulative */
+    uint64_t messages; /* cumulative */
+    double test_accuracy, test_loss, train_loss; /* NaN -> NULL */
+} db_metric;
+
+typedef struct db_worker {
+    int worker;
+    double compute_seconds, comm_seconds, idle_seconds;
+    int64_t updates;
+    uint64_t bytes_sent, bytes_received;
+    double mean_staleness; /* NaN -> NULL */
+    int64_t max_staleness;
+} db_worker;
+
+typedef struct db_event {
+    double time;
+    const char *entity; /* "worker3", "server", "link:worker3>switch" */
+    const char *kind;   /* "compute", "send", "recv", "update", ... */
+    double duration;
+    uint64_t bytes;
+} db_event;
+
+/* Opens or creates path (":memory:" works) and makes sure the schema is
+ * there. SIM_EDB or SIM_EIO with the path and SQLite's message on failure. */
+int db_open(const char *path, db_store **out, sim_err *err);
+void db_close(db_store *db); /* NULL-safe */
+
+/* Inserts the runs row (status running, started_at now in UTC ISO 8601) and
+ * commits it. */
+int db_run_begin(db_store *db, const db_run_info *info, int64_t *run_id,
+                 sim_err *err);
+
+/* Writes the run's rows and final status in one transaction; on failure the
+ * transaction is rolled back and the run stays 'running'. */
+int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
+                  const db_metric *metrics, size_t n_metrics,
+                  const db_worker *workers, size_t n_workers,
+                  const db_event *events, size_t n_events, sim_err *err);
+
+/* The underlying handle, for tests and tools that read back. */
+struct sqlite3 *db_handle(db_store *db);
+
+const char *db_status_name(db_status s);
+
+#endif
