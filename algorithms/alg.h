@@ -42,10 +42,14 @@ typedef struct alg_msg {
 } alg_msg;
 
 typedef struct alg_ops {
-    const char *name;    /* the key in configs: "easgd" */
-    const char *summary; /* one line for `dtsim list` */
+    const char *name;             /* the key in configs: "easgd" */
+    const char *summary;          /* one line for `dtsim list` */
     const cfg_param_spec *params; /* algorithm-specific config keys */
     size_t n_params;
+    /* Optional (NULL: the parameter ranges suffice). Checks constraints
+     * that span several config values, before anything runs or is written.
+     * Returns 0 or SIM_ECONFIG naming the file and the JSON path. */
+    int (*check)(const cfg_experiment *cfg, sim_err *err);
     /* Allocates the state; may draw initial values. Returns 0 or a SIM_E*
      * code with err filled (then *out is NULL). */
     int (*create)(alg **out, alg_ctx *ctx, sim_err *err);
@@ -73,9 +77,17 @@ double alg_ctx_now(const alg_ctx *ctx);
 /* A config value of this algorithm, by name (rounds and lr are in config). */
 double alg_ctx_param(const alg_ctx *ctx, const char *name);
 
-/* Fills w with the configured initial model, drawn from stream (kind, index)
- * of the run (use a distinct index for each model that must differ). */
-void alg_ctx_init_model(alg_ctx *ctx, double *w, int stream_kind,
+/* Random streams an algorithm may draw its initial values from; each
+ * (stream, index) pair is independent of every other stream of the run. */
+typedef enum alg_stream {
+    ALG_STREAM_INIT = 1,       /* the global model */
+    ALG_STREAM_ALGORITHM = 5,  /* the algorithm's own state (BMUF's delta) */
+    ALG_STREAM_WORKER_INIT = 7 /* worker k's own model (index k) */
+} alg_stream;
+
+/* Fills w with the configured initial model (uniform in the config's
+ * model.init range), drawn from stream (stream, index) of the run. */
+void alg_ctx_init_model(alg_ctx *ctx, double *w, alg_stream stream,
                         uint64_t index);
 /* A generator owned by the simulator for the algorithm's own draws. */
 gsl_rng *alg_ctx_rng(alg_ctx *ctx);
@@ -85,8 +97,7 @@ gsl_rng *alg_ctx_rng(alg_ctx *ctx);
 size_t alg_ctx_sample_batch(alg_ctx *ctx, int worker);
 /* grad = mean gradient of the loss at w over worker's current batch (zero
  * when the batch is empty). Pure math: takes no simulated time. */
-void alg_ctx_gradient(alg_ctx *ctx, int worker, const double *w,
-                      double *grad);
+void alg_ctx_gradient(alg_ctx *ctx, int worker, const double *w, double *grad);
 
 /* Occupies worker for the time n_samples examples take (plus its straggler
  * delays), then calls on_compute_done(worker, tag). */

@@ -83,7 +83,8 @@ long ts_sql_count(const char *db_path, const char *sql)
 {
     sqlite3 *db;
     long n = -1;
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) !=
+        SQLITE_OK) {
         sqlite3_close(db);
         return -1;
     }
@@ -100,7 +101,8 @@ long ts_sql_count(const char *db_path, const char *sql)
 char *ts_sql_dump(const char *db_path, const char *sql)
 {
     sqlite3 *db;
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) !=
+        SQLITE_OK) {
         sqlite3_close(db);
         return NULL;
     }

@@ -18,8 +18,8 @@ int sim_err_set(sim_err *err, int code, const char *fmt, ...)
 const char *sim_strerror(int code)
 {
     switch (code) {
-#define SIM_ERR_CASE(name, value, desc)                                       \
-    case value:                                                               \
+#define SIM_ERR_CASE(name, value, desc)                                        \
+    case value:                                                                \
         return desc;
         SIM_ERRNO_MAP(SIM_ERR_CASE)
 #undef SIM_ERR_CASE

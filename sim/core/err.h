@@ -12,15 +12,15 @@
 
 /* X(name, value, description). Input errors are the user's to fix (exit 2);
  * the rest are ours or the system's (exit 1). */
-#define SIM_ERRNO_MAP(X)                                                      \
-    X(OK, 0, "success")                                                       \
-    X(EINVAL, -1, "invalid argument")                                         \
-    X(ECONFIG, -2, "bad configuration")                                       \
-    X(EDATA, -3, "bad data file")                                             \
-    X(EIO, -4, "input/output error")                                          \
-    X(ENOMEM, -5, "out of memory")                                            \
-    X(EDB, -6, "database error")                                              \
-    X(EDIVERGED, -7, "training diverged")                                     \
+#define SIM_ERRNO_MAP(X)                                                       \
+    X(OK, 0, "success")                                                        \
+    X(EINVAL, -1, "invalid argument")                                          \
+    X(ECONFIG, -2, "bad configuration")                                        \
+    X(EDATA, -3, "bad data file")                                              \
+    X(EIO, -4, "input/output error")                                           \
+    X(ENOMEM, -5, "out of memory")                                             \
+    X(EDB, -6, "database error")                                               \
+    X(EDIVERGED, -7, "training diverged")                                      \
     X(EINTERNAL, -8, "internal error")
 
 enum {

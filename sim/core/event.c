@@ -63,10 +63,22 @@ void sim_loop_destroy(sim_loop *loop)
     free(loop);
 }
 
-double sim_loop_now(const sim_loop *loop) { return loop->now; }
-size_t sim_loop_pending(const sim_loop *loop) { return loop->heap_len; }
-uint64_t sim_loop_dispatched(const sim_loop *loop) { return loop->dispatched; }
-void sim_loop_stop(sim_loop *loop) { loop->stopped = 1; }
+double sim_loop_now(const sim_loop *loop)
+{
+    return loop->now;
+}
+size_t sim_loop_pending(const sim_loop *loop)
+{
+    return loop->heap_len;
+}
+uint64_t sim_loop_dispatched(const sim_loop *loop)
+{
+    return loop->dispatched;
+}
+void sim_loop_stop(sim_loop *loop)
+{
+    loop->stopped = 1;
+}
 
 static inline int key_less(const heap_key *x, const heap_key *y)
 {

@@ -24,10 +24,10 @@ typedef struct sim_loop sim_loop;
 
 /* What a handler receives: a copy of the event as scheduled. */
 typedef struct sim_event {
-    double time;   /* when it fires, seconds */
-    void *obj;     /* the entity that reacts (borrowed) */
-    void *ptr;     /* optional payload */
-    int64_t a, b;  /* small payload by value */
+    double time;  /* when it fires, seconds */
+    void *obj;    /* the entity that reacts (borrowed) */
+    void *ptr;    /* optional payload */
+    int64_t a, b; /* small payload by value */
 } sim_event;
 
 typedef void (*sim_event_fn)(sim_loop *loop, const sim_event *ev);

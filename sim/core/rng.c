@@ -24,8 +24,8 @@ gsl_rng *rng_stream_create(uint64_t master, rng_kind kind, uint64_t index)
         return NULL;
     /* mt19937 takes an unsigned long seed and treats 0 as its default 4357;
      * fold to 32 bits the way GSL would and avoid the 0 alias. */
-    unsigned long s = (unsigned long)(rng_stream_seed(master, kind, index) &
-                                      0xffffffffUL);
+    unsigned long s =
+        (unsigned long)(rng_stream_seed(master, kind, index) & 0xffffffffUL);
     gsl_rng_set(r, s ? s : 1);
     return r;
 }

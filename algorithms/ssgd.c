@@ -1,0 +1,115 @@
+/* ssgd.c: synchronous SGD with a parameter server.
+ *
+ * Each round the server sends the global model w to every worker; worker k
+ * draws a mini-batch, computes the mean gradient g_k at w and sends it back;
+ * when all K gradients are in, the server sets w -= lr * mean_k(g_k) and the
+ * next round begins. The round is a barrier: it lasts as long as the slowest
+ * worker's compute plus its messages. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alg.h"
+#include "gather.h"
+
+struct alg {
+    int K;
+    size_t n;
+    long rounds;
+    double lr;
+    int64_t round;
+    double *w;     /* global model, at the server */
+    double *grads; /* K x n: each worker's gradient of the round */
+    double *mean;
+    gather g;
+};
+
+static void destroy(alg *a)
+{
+    if (!a)
+        return;
+    gather_deinit(&a->g);
+    free(a->w);
+    free(a->grads);
+    free(a->mean);
+    free(a);
+}
+
+static int create(alg **out, alg_ctx *ctx, sim_err *err)
+{
+    const cfg_experiment *cfg = alg_ctx_config(ctx);
+    alg *a = calloc(1, sizeof *a);
+    if (!a)
+        return sim_err_set(err, SIM_ENOMEM, "out of memory");
+    a->K = alg_ctx_workers(ctx);
+    a->n = alg_ctx_n_params(ctx);
+    a->rounds = cfg->algorithm.rounds;
+    a->lr = cfg->algorithm.lr;
+    a->w = malloc(a->n * sizeof *a->w);
+    a->grads = malloc((size_t)a->K * a->n * sizeof *a->grads);
+    a->mean = malloc(a->n * sizeof *a->mean);
+    if (!a->w || !a->grads || !a->mean || gather_init(&a->g, a->K, a->n)) {
+        destroy(a);
+        return sim_err_set(err, SIM_ENOMEM, "out of memory");
+    }
+    alg_ctx_init_model(ctx, a->w, ALG_STREAM_INIT, 0);
+    *out = a;
+    return 0;
+}
+
+static void begin_round(alg *a, alg_ctx *ctx)
+{
+    a->round++;
+    for (int k = 0; k < a->K; k++)
+        alg_ctx_send(ctx, alg_ctx_server(ctx), k, ALG_MSG_PARAMS, a->round,
+                     a->w, a->n);
+}
+
+static void start(alg *a, alg_ctx *ctx)
+{
+    alg_ctx_evaluate(ctx, 0, a->w, 0);
+    begin_round(a, ctx);
+}
+
+static void on_compute_done(alg *a, alg_ctx *ctx, int k, int64_t tag)
+{
+    alg_ctx_send(ctx, k, alg_ctx_server(ctx), ALG_MSG_GRAD, tag,
+                 a->grads + (size_t)k * a->n, a->n);
+}
+
+static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
+{
+    if (m->kind == ALG_MSG_PARAMS) {
+        /* The gradient is taken at the model as received; the compute time
+         * is charged before the worker may send it. */
+        size_t b = alg_ctx_sample_batch(ctx, m->dst);
+        alg_ctx_gradient(ctx, m->dst, m->data,
+                         a->grads + (size_t)m->dst * a->n);
+        alg_ctx_compute(ctx, m->dst, b, m->tag);
+        return;
+    }
+    alg_ctx_count_update(ctx, m->src, 0);
+    if (!gather_add(&a->g, m->src, m->data))
+        return;
+    gather_mean(&a->g, a->mean);
+    for (size_t i = 0; i < a->n; i++)
+        a->w[i] -= a->lr * a->mean[i];
+    int last = a->round == a->rounds;
+    alg_ctx_evaluate(ctx, a->round, a->w, last);
+    if (last)
+        alg_ctx_finish(ctx);
+    else
+        begin_round(a, ctx);
+}
+
+const alg_ops alg_ssgd_ops = {
+    .name = "ssgd",
+    .summary = "synchronous SGD: the server averages one gradient per worker "
+               "each round",
+    .params = NULL,
+    .n_params = 0,
+    .create = create,
+    .start = start,
+    .on_compute_done = on_compute_done,
+    .on_message = on_message,
+    .destroy = destroy,
+};

@@ -1,0 +1,480 @@
+/* main.c: the command-line front end.
+ *
+ * The only place that prints for the user and chooses an exit status:
+ * 0 success, 2 bad input (config, data, command line), 1 internal or I/O
+ * error. Every input is validated, and every data file read, before the
+ * database is opened, so bad input never leaves rows behind. */
+#include <errno.h>
+#include <gsl/gsl_errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../algorithms/alg.h"
+#include "core/err.h"
+#include "io/config.h"
+#include "io/store.h"
+#include "ml/model.h"
+#include "run/engine.h"
+
+#ifndef DTSIM_VERSION
+#define DTSIM_VERSION "unknown"
+#endif
+
+#define EXIT_INPUT 2
+#define EXIT_INTERNAL 1
+#define DEFAULT_DB "results/dtsim.db"
+
+static const char usage_main[] =
+    "usage: dtsim <command> [options]\n"
+    "\n"
+    "Simulates distributed training: real SGD math, simulated time and "
+    "bytes.\n"
+    "\n"
+    "commands:\n"
+    "  run CONFIG... [--out DB] [--seed N] [--set PATH=VALUE]... [--quiet]\n"
+    "                 run experiments and store the results in SQLite\n"
+    "  check CONFIG... [--set PATH=VALUE]...\n"
+    "                 validate configs and their data files, run nothing\n"
+    "  list           algorithms and their parameters, models, options\n"
+    "  help [COMMAND] this text, or a command's\n"
+    "  version        print the version\n"
+    "\n"
+    "exit status: 0 success, 2 bad input, 1 internal or I/O error\n";
+
+static const char usage_run[] =
+    "usage: dtsim run CONFIG... [--out DB] [--seed N] [--set PATH=VALUE]... "
+    "[--quiet]\n"
+    "\n"
+    "Runs each CONFIG (a JSON experiment) and appends one run per config to "
+    "the\n"
+    "SQLite database DB (default " DEFAULT_DB
+    "). Every config and data file is\n"
+    "checked before anything is written. Prints a table of the results.\n"
+    "\n"
+    "  --out DB            results database (created if missing; appended "
+    "to)\n"
+    "  --seed N            override the configs' seed\n"
+    "  --set PATH=VALUE    override a config value, e.g. --set "
+    "algorithm.lr=0.05\n"
+    "                      or --set network.bandwidth=10Gbps (repeatable)\n"
+    "  --quiet             print nothing on success\n";
+
+static const char usage_check[] =
+    "usage: dtsim check CONFIG... [--set PATH=VALUE]...\n"
+    "\n"
+    "Validates each CONFIG and reads its data files; runs nothing, writes "
+    "nothing.\n"
+    "Exit 0 when every config is valid, 2 otherwise.\n";
+
+static const char usage_list[] =
+    "usage: dtsim list\n"
+    "\n"
+    "Lists the algorithms with their parameters, the models, data formats,\n"
+    "partitions, topologies and straggler models.\n";
+
+/* The registry's parameter tables, as the config layer wants them. */
+static cfg_algorithm_spec alg_specs[16];
+static size_t n_alg_specs;
+
+static void build_specs(void)
+{
+    for (size_t i = 0; alg_registry[i]; i++) {
+        if (i >= sizeof alg_specs / sizeof alg_specs[0])
+            SIM_PANIC("too many algorithms for the spec table");
+        alg_specs[i] =
+            (cfg_algorithm_spec){.name = alg_registry[i]->name,
+                                 .summary = alg_registry[i]->summary,
+                                 .params = alg_registry[i]->params,
+                                 .n_params = alg_registry[i]->n_params};
+        n_alg_specs = i + 1;
+    }
+}
+
+static int exit_code_for(int code)
+{
+    return sim_err_is_input(code) ? EXIT_INPUT : EXIT_INTERNAL;
+}
+
+static int fail(const sim_err *err)
+{
+    fprintf(stderr, "dtsim: %s\n", err->msg);
+    return exit_code_for(err->code);
+}
+
+static int usage_error(const char *usage, const char *fmt, const char *arg)
+{
+    fputs("dtsim: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\n", stderr);
+    fputs(usage, stderr);
+    return EXIT_INPUT;
+}
+
+typedef struct cli {
+    const char **configs;
+    size_t n_configs;
+    cfg_override *overrides;
+    size_t n_overrides;
+    const char *out;
+    const char *seed;
+    int quiet;
+    int help;
+} cli;
+
+/* Parses the options shared by run and check. Returns 0 or an exit code. */
+static int parse_args(int argc, char **argv, int allow_run_opts,
+                      const char *usage, cli *c)
+{
+    memset(c, 0, sizeof *c);
+    c->out = DEFAULT_DB;
+    c->configs = calloc((size_t)argc + 1, sizeof *c->configs);
+    /* Room for every --set plus --seed. */
+    c->overrides = calloc((size_t)argc + 1, sizeof *c->overrides);
+    if (!c->configs || !c->overrides) {
+        fputs("dtsim: out of memory\n", stderr);
+        return EXIT_INTERNAL;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            c->help = 1;
+        } else if (strcmp(a, "--set") == 0) {
+            if (!has_value)
+                return usage_error(usage, "%s needs PATH=VALUE", a);
+            char *kv = argv[++i];
+            char *eq = strchr(kv, '=');
+            if (!eq || eq == kv)
+                return usage_error(usage, "--set %s: expected PATH=VALUE", kv);
+            *eq = '\0';
+            c->overrides[c->n_overrides++] =
+                (cfg_override){.path = kv, .value = eq + 1};
+        } else if (allow_run_opts && strcmp(a, "--out") == 0) {
+            if (!has_value)
+                return usage_error(usage, "%s needs a database path", a);
+            c->out = argv[++i];
+        } else if (allow_run_opts && strcmp(a, "--seed") == 0) {
+            if (!has_value)
+                return usage_error(usage, "%s needs a number", a);
+            c->seed = argv[++i];
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(c->seed, &end, 10);
+            if (errno || *end || !*c->seed || c->seed[0] == '-' ||
+                v > (1ULL << 53))
+                return usage_error(usage,
+                                   "--seed %s: expected an integer in 0..2^53",
+                                   c->seed);
+        } else if (allow_run_opts && strcmp(a, "--quiet") == 0) {
+            c->quiet = 1;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error(usage, "unknown option %s", a);
+        } else {
+            c->configs[c->n_configs++] = a;
+        }
+    }
+    /* --seed is applied last so that it wins over a --set seed=... */
+    if (c->seed)
+        c->overrides[c->n_overrides++] =
+            (cfg_override){.path = "seed", .value = c->seed};
+    if (!c->help && c->n_configs == 0)
+        return usage_error(usage, "%s", "no CONFIG given");
+    return 0;
+}
+
+static void cli_free(cli *c)
+{
+    free(c->configs);
+    free(c->overrides);
+}
+
+typedef struct job {
+    cfg_experiment *cfg;
+    const alg_ops *ops;
+    eng_data data;
+} job;
+
+/* A config or data file that cannot be read is the user's to fix, like
+ * one that can be read but is wrong: both are bad input. */
+static int fail_input(sim_err *err)
+{
+    if (err->code == SIM_EIO)
+        err->code = SIM_EDATA;
+    return fail(err);
+}
+
+/* Loads and validates every config and its data. Returns 0 or an exit
+ * code, having printed the error. */
+static int prepare(const cli *c, job *jobs)
+{
+    sim_err err = {0};
+    for (size_t i = 0; i < c->n_configs; i++) {
+        int rc = cfg_load(c->configs[i], alg_specs, n_alg_specs, c->overrides,
+                          c->n_overrides, &jobs[i].cfg, &err);
+        if (rc)
+            return fail_input(&err);
+        jobs[i].ops = alg_find(jobs[i].cfg->algorithm.name);
+        if (!jobs[i].ops)
+            SIM_PANIC("validated algorithm %s is not registered",
+                      jobs[i].cfg->algorithm.name);
+        if (jobs[i].ops->check && (rc = jobs[i].ops->check(jobs[i].cfg, &err)))
+            return fail(&err);
+        rc = eng_data_load(jobs[i].cfg, &jobs[i].data, &err);
+        if (rc)
+            return fail_input(&err);
+    }
+    return 0;
+}
+
+static void jobs_free(job *jobs, size_t n)
+{
+    for (size_t i = 0; jobs && i < n; i++) {
+        eng_data_free(&jobs[i].data);
+        cfg_experiment_free(jobs[i].cfg);
+    }
+    free(jobs);
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct summary {
+    int64_t run_id;
+    const char *name, *algorithm;
+    db_status status;
+    double final_accuracy, sim_seconds;
+    int64_t steps;
+    uint64_t bytes;
+} summary;
+
+static void print_table(const summary *s, size_t n)
+{
+    printf("%-6s %-22s %-9s %-9s %8s %8s %12s %14s\n", "run", "name",
+           "algorithm", "status", "accuracy", "rounds", "sim_seconds",
+           "bytes_sent");
+    for (size_t i = 0; i < n; i++) {
+        char acc[32];
+        if (isnan(s[i].final_accuracy))
+            snprintf(acc, sizeof acc, "-");
+        else
+            snprintf(acc, sizeof acc, "%.6f", s[i].final_accuracy);
+        printf("%-6lld %-22s %-9s %-9s %8s %8lld %12.6f %14llu\n",
+               (long long)s[i].run_id, s[i].name, s[i].algorithm,
+               db_status_name(s[i].status), acc, (long long)s[i].steps,
+               s[i].sim_seconds, (unsigned long long)s[i].bytes);
+    }
+}
+
+static int run_one(db_store *db, job *j, summary *s, sim_err *err)
+{
+    char *json = cfg_experiment_to_json(j->cfg);
+    if (!json)
+        return sim_err_set(err, SIM_ENOMEM, "out of memory");
+    db_run_info info = {.name = j->cfg->name,
+                        .algorithm = j->cfg->algorithm.name,
+                        .config_json = json,
+                        .seed = j->cfg->seed,
+                        .dtsim_version = DTSIM_VERSION};
+    int64_t run_id;
+    int rc = db_run_begin(db, &info, &run_id, err);
+    free(json);
+    if (rc)
+        return rc;
+
+    double t0 = wall_now();
+    eng_output out;
+    rc = eng_run(j->cfg, j->ops, &j->data, &out, err);
+    if (rc) {
+        /* The run could not start; record why, then report it. */
+        db_run_result r = {.status = DB_STATUS_FAILED,
+                           .error = err->msg,
+                           .final_accuracy = NAN,
+                           .final_loss = NAN};
+        sim_err err2 = {0};
+        db_run_finish(db, run_id, &r, NULL, 0, NULL, 0, NULL, 0, &err2);
+        return rc;
+    }
+    db_run_result r = {.status = out.status,
+                       .error = out.error[0] ? out.error : NULL,
+                       .wall_seconds = wall_now() - t0,
+                       .sim_seconds = out.sim_seconds,
+                       .total_bytes = out.total_bytes,
+                       .total_messages = out.total_messages,
+                       .steps = out.steps,
+                       .final_accuracy = out.final_accuracy,
+                       .final_loss = out.final_loss};
+    rc = db_run_finish(db, run_id, &r, out.metrics, out.n_metrics, out.workers,
+                       out.n_workers, out.events, out.n_events, err);
+    *s = (summary){.run_id = run_id,
+                   .name = j->cfg->name,
+                   .algorithm = j->cfg->algorithm.name,
+                   .status = out.status,
+                   .final_accuracy = out.final_accuracy,
+                   .sim_seconds = out.sim_seconds,
+                   .steps = out.steps,
+                   .bytes = out.total_bytes};
+    eng_output_free(&out);
+    return rc;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    cli c;
+    int rc = parse_args(argc, argv, 1, usage_run, &c);
+    if (rc || c.help) {
+        if (c.help)
+            fputs(usage_run, stdout);
+        cli_free(&c);
+        return rc;
+    }
+    job *jobs = calloc(c.n_configs, sizeof *jobs);
+    summary *sums = calloc(c.n_configs, sizeof *sums);
+    db_store *db = NULL;
+    sim_err err = {0};
+    if (!jobs || !sums) {
+        rc = EXIT_INTERNAL;
+        fputs("dtsim: out of memory\n", stderr);
+        goto done;
+    }
+    if ((rc = prepare(&c, jobs)))
+        goto done;
+    if (db_open(c.out, &db, &err)) {
+        rc = fail(&err);
+        goto done;
+    }
+    for (size_t i = 0; i < c.n_configs; i++) {
+        if (run_one(db, &jobs[i], &sums[i], &err)) {
+            fprintf(stderr, "dtsim: %s: %s\n", c.configs[i], err.msg);
+            rc = exit_code_for(err.code);
+            goto done;
+        }
+    }
+    if (!c.quiet)
+        print_table(sums, c.n_configs);
+done:
+    db_close(db);
+    jobs_free(jobs, c.n_configs);
+    free(sums);
+    cli_free(&c);
+    return rc;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    cli c;
+    int rc = parse_args(argc, argv, 0, usage_check, &c);
+    if (rc || c.help) {
+        if (c.help)
+            fputs(usage_check, stdout);
+        cli_free(&c);
+        return rc;
+    }
+    job *jobs = calloc(c.n_configs, sizeof *jobs);
+    if (!jobs) {
+        cli_free(&c);
+        return EXIT_INTERNAL;
+    }
+    rc = prepare(&c, jobs);
+    for (size_t i = 0; rc == 0 && i < c.n_configs; i++) {
+        const cfg_experiment *e = jobs[i].cfg;
+        printf("%s: ok: %s, %s, %d workers, %ld rounds, %zu train / %zu test "
+               "rows\n",
+               c.configs[i], e->name, e->algorithm.name, e->cluster.workers,
+               e->algorithm.rounds, jobs[i].data.train->n,
+               jobs[i].data.test->n);
+    }
+    jobs_free(jobs, c.n_configs);
+    cli_free(&c);
+    return rc;
+}
+
+static void print_param(const cfg_param_spec *p)
+{
+    char def[64];
+    switch (p->type) {
+    case CFG_PARAM_CHOICE:
+        snprintf(def, sizeof def, "\"%s\"", p->choices[(int)p->def]);
+        break;
+    case CFG_PARAM_BOOL:
+        snprintf(def, sizeof def, "%s", p->def != 0 ? "true" : "false");
+        break;
+    default:
+        snprintf(def, sizeof def, "%g", p->def);
+    }
+    printf("      %-12s (default %s) %s\n", p->name, def, p->help);
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    if (argc > 0 &&
+        (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        fputs(usage_list, stdout);
+        return 0;
+    }
+    if (argc > 0)
+        return usage_error(usage_list, "unexpected argument %s", argv[0]);
+    puts("algorithms (algorithm.name; every one takes rounds and lr):");
+    for (size_t i = 0; alg_registry[i]; i++) {
+        const alg_ops *a = alg_registry[i];
+        printf("  %-8s %s\n", a->name, a->summary);
+        for (size_t p = 0; p < a->n_params; p++)
+            print_param(&a->params[p]);
+    }
+    puts("models (model.type):");
+    for (size_t i = 0; mdl_registry[i]; i++)
+        printf("  %-8s %s\n", mdl_registry[i]->name, mdl_registry[i]->summary);
+    puts("data formats (data.format):\n"
+         "  csv      numbers, one example per line, label column "
+         "configurable\n"
+         "partitions (data.partition):\n"
+         "  contiguous  worker k holds training rows [k n/K, (k+1) n/K)\n"
+         "batches (batch):\n"
+         "  fraction    every row joins with probability p (the post)\n"
+         "  size        a fixed number of distinct rows\n"
+         "topologies (network.topology):\n"
+         "  star        every node on one switch, one full-duplex link each\n"
+         "straggler models (cluster):\n"
+         "  speed       per-worker speed factors\n"
+         "  slowdown    a fixed slow-down factor for named workers\n"
+         "  delay       a random extra delay per step: none, exponential");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    gsl_set_error_handler_off();
+    build_specs();
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return EXIT_INPUT;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc - 2, argv + 2);
+    if (strcmp(cmd, "list") == 0)
+        return cmd_list(argc - 2, argv + 2);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("dtsim %s\n", DTSIM_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+        strcmp(cmd, "-h") == 0) {
+        const char *topic = argc > 2 ? argv[2] : "";
+        fputs(strcmp(topic, "run") == 0     ? usage_run
+              : strcmp(topic, "check") == 0 ? usage_check
+              : strcmp(topic, "list") == 0  ? usage_list
+                                            : usage_main,
+              stdout);
+        return 0;
+    }
+    return usage_error(usage_main, "unknown command '%s'", cmd);
+}

@@ -1,0 +1,57 @@
+/* engine.h: one run of one experiment on the simulated clock.
+ *
+ * The engine wires the layers below it (event loop, network, workers, data,
+ * model) into the context an algorithm sees (algorithms/alg.h), runs the
+ * event loop until the algorithm finishes, and collects the rows to store.
+ * It never opens a database: the caller stores what it returns.
+ *
+ * Flow: eng_data_load (reads and prepares the data; bad files are SIM_EDATA
+ * or SIM_EIO, so the caller can refuse a run before writing anything), then
+ * eng_run. Ownership: both fill caller-provided structs that the caller
+ * releases with eng_data_free / eng_output_free. */
+#ifndef DTSIM_ENGINE_H
+#define DTSIM_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../algorithms/alg.h"
+#include "../core/err.h"
+#include "../io/config.h"
+#include "../io/store.h"
+#include "../ml/dataset.h"
+
+typedef struct eng_data {
+    ml_dataset *train; /* rows in partition order: worker k holds a slice */
+    ml_dataset *test;
+} eng_data;
+
+typedef struct eng_output {
+    db_status status;
+    char error[256]; /* set when diverged or failed */
+    double sim_seconds;
+    uint64_t total_bytes, total_messages;
+    int64_t steps;
+    double final_accuracy, final_loss; /* NaN when never evaluated */
+    uint64_t events_fired;             /* by the event loop */
+
+    db_metric *metrics;
+    size_t n_metrics;
+    db_worker *workers;
+    size_t n_workers;
+    db_event *events; /* only when the config asks for them */
+    size_t n_events;
+    char (*entity_names)[24]; /* backing store of events[].entity */
+} eng_output;
+
+int eng_data_load(const cfg_experiment *cfg, eng_data *d, sim_err *err);
+void eng_data_free(eng_data *d);
+
+/* Runs the experiment. Returns 0 when the run completed or diverged (see
+ * out->status); a SIM_E* code when it could not run (out of memory, an
+ * algorithm refusing the configuration: SIM_ECONFIG). */
+int eng_run(const cfg_experiment *cfg, const alg_ops *ops, const eng_data *d,
+            eng_output *out, sim_err *err);
+void eng_output_free(eng_output *out);
+
+#endif
