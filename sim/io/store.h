@@ -14,7 +14,8 @@
  * with missing rows. All SQL uses prepared statements with bound values.
  *
  * Ownership: db_open returns a store the caller closes with db_close; the
- * row arrays passed in are only read. */
+ * row arrays passed in are only read. A store may be used by one thread at a
+ * time; concurrent writers (a sweep) each open their own store on the file. */
 #ifndef DTSIM_STORE_H
 #define DTSIM_STORE_H
 

@@ -1,0 +1,617 @@
+/* store.c: the results database (see store.h for the contract).
+ *
+ * Every statement the run path needs is prepared once in db_open, so writing
+ * a run costs one parse-free pass over its rows inside one transaction. The
+ * schema version lives in meta('schema'); a database without it is someone
+ * else's and is never written to, not even by a journal-mode change. */
+#include "store.h"
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCHEMA_VERSION "dtsim-1"
+
+struct db_store {
+    sqlite3 *db;
+    char *path; /* owned copy, for error messages */
+    sqlite3_stmt *begin, *commit, *rollback;
+    sqlite3_stmt *run_insert, *run_update;
+    sqlite3_stmt *metric_one, *metric_batch, *worker_one;
+    sqlite3_stmt *event_one, *event_batch;
+};
+
+/* Extras beyond DESIGN.md (total_messages, steps, final_loss, table meta)
+ * are appended so the documented columns keep their documented order. Only
+ * keys are NOT NULL: a NaN that slipped into a measured value must not cost
+ * the whole run's rows. */
+static const char schema_sql[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "INSERT INTO meta(key, value) VALUES('schema', '" SCHEMA_VERSION "');"
+    "CREATE TABLE runs("
+    " run_id INTEGER PRIMARY KEY,"
+    " name TEXT,"
+    " algorithm TEXT,"
+    " config_json TEXT,"
+    " seed INTEGER,"
+    " status TEXT NOT NULL"
+    "  CHECK (status IN ('running', 'done', 'diverged', 'failed')),"
+    " error TEXT,"
+    " started_at TEXT NOT NULL,"
+    " wall_seconds REAL,"
+    " sim_seconds REAL,"
+    " total_bytes INTEGER,"
+    " final_accuracy REAL,"
+    " dtsim_version TEXT,"
+    " total_messages INTEGER,"
+    " steps INTEGER,"
+    " final_loss REAL);"
+    "CREATE TABLE metrics("
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id),"
+    " step INTEGER NOT NULL,"
+    " sim_time REAL,"
+    " bytes INTEGER,"
+    " messages INTEGER,"
+    " test_accuracy REAL,"
+    " test_loss REAL,"
+    " train_loss REAL);"
+    "CREATE INDEX metrics_run_step ON metrics(run_id, step);"
+    "CREATE TABLE workers("
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id),"
+    " worker INTEGER NOT NULL,"
+    " compute_seconds REAL,"
+    " comm_seconds REAL,"
+    " idle_seconds REAL,"
+    " updates INTEGER,"
+    " bytes_sent INTEGER,"
+    " bytes_received INTEGER,"
+    " mean_staleness REAL,"
+    " max_staleness INTEGER,"
+    " PRIMARY KEY (run_id, worker));"
+    "CREATE TABLE events("
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id),"
+    " time REAL,"
+    " entity TEXT,"
+    " kind TEXT,"
+    " duration REAL,"
+    " bytes INTEGER);"
+    "CREATE INDEX events_run ON events(run_id);";
+
+/* started_at comes from SQLite's clock so the row and its timestamp are made
+ * by the same statement, with no libc time zone handling involved. */
+static const char run_insert_sql[] =
+    "INSERT INTO runs(name, algorithm, config_json, seed, status, started_at,"
+    " dtsim_version) VALUES(?1, ?2, ?3, ?4, 'running',"
+    " strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?5)";
+
+/* The status guard makes finishing a finished or unknown run an error instead
+ * of a second set of rows under one run_id. */
+static const char run_update_sql[] =
+    "UPDATE runs SET status = ?2, error = ?3, wall_seconds = ?4,"
+    " sim_seconds = ?5, total_bytes = ?6, total_messages = ?7, steps = ?8,"
+    " final_accuracy = ?9, final_loss = ?10"
+    " WHERE run_id = ?1 AND status = 'running'";
+
+/* Rows per multi-row INSERT. Each statement execution has a fixed cost
+ * (cursors, constraint journal, halt) about as large as inserting a row, so
+ * long tables go BATCH_ROWS rows per step and only the remainder one by one;
+ * this roughly halves the time to write 1500 metrics. 64 * 8 parameters stay
+ * below the 999 that older SQLite builds allow. */
+#define BATCH_ROWS 64
+#define X4(row) row ", " row ", " row ", " row
+#define X64(row) X4(X4(X4(row)))
+
+#define METRIC_INSERT                                                          \
+    "INSERT INTO metrics(run_id, step, sim_time, bytes, messages,"             \
+    " test_accuracy, test_loss, train_loss) VALUES "
+#define METRIC_ROW "(?, ?, ?, ?, ?, ?, ?, ?)"
+enum { METRIC_COLS = 8 };
+static const char metric_one_sql[] = METRIC_INSERT METRIC_ROW;
+static const char metric_batch_sql[] = METRIC_INSERT X64(METRIC_ROW);
+
+static const char worker_one_sql[] =
+    "INSERT INTO workers(run_id, worker, compute_seconds, comm_seconds,"
+    " idle_seconds, updates, bytes_sent, bytes_received, mean_staleness,"
+    " max_staleness) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+#define EVENT_INSERT                                                           \
+    "INSERT INTO events(run_id, time, entity, kind, duration, bytes) VALUES "
+#define EVENT_ROW "(?, ?, ?, ?, ?, ?)"
+enum { EVENT_COLS = 6 };
+static const char event_one_sql[] = EVENT_INSERT EVENT_ROW;
+static const char event_batch_sql[] = EVENT_INSERT X64(EVENT_ROW);
+
+const char *db_status_name(db_status s)
+{
+    switch (s) {
+    case DB_STATUS_RUNNING:
+        return "running";
+    case DB_STATUS_DONE:
+        return "done";
+    case DB_STATUS_DIVERGED:
+        return "diverged";
+    case DB_STATUS_FAILED:
+        return "failed";
+    }
+    return NULL;
+}
+
+struct sqlite3 *db_handle(db_store *db)
+{
+    return db ? db->db : NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Binding helpers. Each returns an SQLite code so callers can chain them. */
+
+static int bind_real(sqlite3_stmt *st, int i, double v)
+{
+    return isnan(v) ? sqlite3_bind_null(st, i) : sqlite3_bind_double(st, i, v);
+}
+
+/* Counters are below 2^63 by the caller's contract (9.2 EB of traffic), and
+ * a seed of 2^63 or more is stored as its two's-complement bit pattern, which
+ * a (uint64_t) cast on reading recovers. */
+static int bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+{
+    return sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+}
+
+/* The caller's strings outlive the step, so SQLITE_STATIC saves a copy per
+ * row; every path out of a write clears the bindings, so no statement keeps
+ * a pointer into the caller's memory once we return. */
+static int bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+/* Runs a statement that returns no rows to completion and makes it reusable
+ * at once, so no statement stays active across calls (an active write
+ * statement would block ROLLBACK). */
+static int step_once(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Opening. */
+
+/* SQLite's code tells "this is not our file" (SIM_EDB) from "cannot reach the
+ * file" (SIM_EIO); the caller is told which. */
+static int open_error(const char *path, sqlite3 *db, int rc, sim_err *err)
+{
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    switch (rc & 0xff) {
+    case SQLITE_NOTADB:
+        return sim_err_set(err, SIM_EDB, "%s: not a dtsim database (%s)", path,
+                           msg);
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+        /* Not sqlite3_system_errno: after a failed create SQLite retries
+         * read-only, so a permission problem would read "No such file". */
+        return sim_err_set(err, SIM_EIO, "%s: cannot open database: %s", path,
+                           msg);
+    case SQLITE_NOMEM:
+        return sim_err_set(err, SIM_ENOMEM, "%s: %s", path, msg);
+    default:
+        return sim_err_set(err, SIM_EDB, "%s: %s", path, msg);
+    }
+}
+
+/* Sets *fresh when the database holds no schema objects at all; otherwise
+ * accepts it only with our meta row. Reads only, so a foreign database or a
+ * text file is left byte-for-byte unchanged. */
+static int check_identity(db_store *s, int *fresh, sim_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1,
+                                &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        /* A text file is only found out here, on the first page read. */
+        int code = open_error(s->path, s->db, rc, err);
+        sqlite3_finalize(st);
+        return code;
+    }
+    sqlite3_int64 objects = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    *fresh = objects == 0;
+    if (*fresh)
+        return 0;
+
+    /* A missing meta table fails the prepare; that is the common foreign
+     * case, not an I/O error. */
+    rc = sqlite3_prepare_v2(
+        s->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL);
+    if (rc == SQLITE_ERROR) {
+        sqlite3_finalize(st);
+        return sim_err_set(err, SIM_EDB,
+                           "%s: not a dtsim database (it has tables but no "
+                           "dtsim meta table)",
+                           s->path);
+    }
+    if (rc != SQLITE_OK) {
+        int code = open_error(s->path, s->db, rc, err);
+        sqlite3_finalize(st);
+        return code;
+    }
+    rc = sqlite3_step(st);
+    int code = 0;
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        if (!v || strcmp(v, SCHEMA_VERSION) != 0)
+            code = sim_err_set(err, SIM_EDB,
+                               "%s: not a dtsim database (schema '%s', "
+                               "expected '" SCHEMA_VERSION "')",
+                               s->path, v ? v : "NULL");
+    } else if (rc == SQLITE_DONE) {
+        code = sim_err_set(err, SIM_EDB,
+                           "%s: not a dtsim database (meta has no schema "
+                           "entry)",
+                           s->path);
+    } else {
+        code = open_error(s->path, s->db, rc, err);
+    }
+    sqlite3_finalize(st);
+    return code;
+}
+
+/* Creates the schema unless another process got there first: the check is
+ * repeated under the write lock, so two runs starting on one new file agree
+ * on one schema. */
+static int ensure_schema(db_store *s, sim_err *err)
+{
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return open_error(s->path, s->db, rc, err);
+    int fresh = 0;
+    int code = check_identity(s, &fresh, err);
+    if (code == 0 && fresh) {
+        rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            code = sim_err_set(err, SIM_EDB, "%s: cannot create schema: %s",
+                               s->path, sqlite3_errmsg(s->db));
+    }
+    if (code == 0) {
+        rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            code = open_error(s->path, s->db, rc, err);
+    }
+    /* Its own failure is not reported: the first error is the useful one. */
+    if (code != 0 && !sqlite3_get_autocommit(s->db))
+        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return code;
+}
+
+static int prepare_all(db_store *s, sim_err *err)
+{
+    struct {
+        sqlite3_stmt **st;
+        const char *sql;
+    } list[] = {
+        {&s->begin, "BEGIN IMMEDIATE"},
+        {&s->commit, "COMMIT"},
+        {&s->rollback, "ROLLBACK"},
+        {&s->run_insert, run_insert_sql},
+        {&s->run_update, run_update_sql},
+        {&s->metric_one, metric_one_sql},
+        {&s->metric_batch, metric_batch_sql},
+        {&s->worker_one, worker_one_sql},
+        {&s->event_one, event_one_sql},
+        {&s->event_batch, event_batch_sql},
+    };
+    for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
+        /* These live as long as the connection; PERSISTENT keeps them out
+         * of the small lookaside pool meant for short-lived statements. */
+        int rc =
+            sqlite3_prepare_v3(s->db, list[i].sql, -1,
+                               SQLITE_PREPARE_PERSISTENT, list[i].st, NULL);
+        if (rc != SQLITE_OK)
+            /* Our meta row but a column missing: not a database we can
+             * append to. */
+            return sim_err_set(err, SIM_EDB, "%s: not a dtsim database (%s)",
+                               s->path, sqlite3_errmsg(s->db));
+    }
+    return 0;
+}
+
+int db_open(const char *path, db_store **out, sim_err *err)
+{
+    if (!out || !path)
+        return sim_err_set(err, SIM_EINVAL, "db_open: NULL argument");
+    *out = NULL;
+    db_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return sim_err_set(err, SIM_ENOMEM, "%s: out of memory", path);
+    }
+
+    int code, fresh = 0;
+    /* NOMUTEX: a store is used by one thread at a time (store.h), so the
+     * per-call connection lock, taken for every bound value, buys nothing. */
+    int rc = sqlite3_open_v2(
+        path, &s->db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        code = open_error(path, s->db, rc, err);
+        goto fail;
+    }
+    /* SQLite falls back to read-only when the file is not writable; say so
+     * now rather than when the first run tries to write. */
+    if (sqlite3_db_readonly(s->db, "main") == 1) {
+        code = sim_err_set(err, SIM_EIO,
+                           "%s: cannot open database: file is read-only", path);
+        goto fail;
+    }
+    /* Several runs may share one file (a sweep); wait for a writer rather
+     * than fail at once. */
+    rc = sqlite3_busy_timeout(s->db, 10000);
+    /* A connection-only setting: it does not touch the file, so it is safe
+     * before we know whose file it is. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        code = open_error(path, s->db, rc, err);
+        goto fail;
+    }
+
+    code = check_identity(s, &fresh, err);
+    if (code != 0)
+        goto fail;
+    /* Only now may we write: switching to WAL rewrites the header of an
+     * existing file. WAL lets readers (tools, a notebook) watch while a sweep
+     * writes. The result is not checked: ":memory:" stays "memory" and a
+     * file system without shared memory keeps its rollback journal, both of
+     * which are correct, only slower with concurrent readers.
+     * A fresh file holds nothing to lose, so its switch (a rollback-journal
+     * transaction costing three fsyncs) runs unsynced. After it, in WAL
+     * mode, synchronous=NORMAL skips the fsync at each commit: a committed
+     * run survives the process being killed, and only an OS crash or power
+     * loss may drop the last commits (never corrupting the file). */
+    rc = sqlite3_exec(s->db,
+                      fresh ? "PRAGMA synchronous = OFF"
+                            : "PRAGMA synchronous = NORMAL",
+                      NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+    if (rc == SQLITE_OK && fresh)
+        rc = sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
+                          NULL);
+    if (rc != SQLITE_OK) {
+        code = open_error(path, s->db, rc, err);
+        goto fail;
+    }
+    if (fresh && (code = ensure_schema(s, err)) != 0)
+        goto fail;
+    if ((code = prepare_all(s, err)) != 0)
+        goto fail;
+    *out = s;
+    return 0;
+
+fail:
+    db_close(s);
+    return code;
+}
+
+void db_close(db_store *db)
+{
+    if (!db)
+        return;
+    sqlite3_stmt *all[] = {db->begin,        db->commit,     db->rollback,
+                           db->run_insert,   db->run_update, db->metric_one,
+                           db->metric_batch, db->worker_one, db->event_one,
+                           db->event_batch};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        sqlite3_finalize(all[i]); /* NULL-safe */
+    /* Every statement is finalized, so close cannot be refused as busy; its
+     * code only reports a failed final WAL checkpoint, which the next open
+     * redoes. */
+    sqlite3_close(db->db);
+    free(db->path);
+    free(db);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Writing runs. */
+
+/* Undoes an open transaction after a failure. SQLite rolls back by itself on
+ * some errors (I/O, full disk), hence the autocommit test. A failing ROLLBACK
+ * is not reported over the error that caused it; SQLite then rolls back when
+ * the connection closes, and the run stays 'running' either way. */
+static void rollback(db_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        (void)step_once(s->rollback);
+}
+
+int db_run_begin(db_store *db, const db_run_info *info, int64_t *run_id,
+                 sim_err *err)
+{
+    if (!db || !info || !run_id)
+        return sim_err_set(err, SIM_EINVAL, "db_run_begin: NULL argument");
+    sqlite3_stmt *st = db->run_insert;
+    int rc = step_once(db->begin);
+    if (rc == SQLITE_OK) {
+        (void)(((rc = bind_text(st, 1, info->name)) == SQLITE_OK) &&
+               ((rc = bind_text(st, 2, info->algorithm)) == SQLITE_OK) &&
+               ((rc = bind_text(st, 3, info->config_json)) == SQLITE_OK) &&
+               ((rc = bind_u64(st, 4, info->seed)) == SQLITE_OK) &&
+               ((rc = bind_text(st, 5, info->dtsim_version)) == SQLITE_OK) &&
+               ((rc = step_once(st)) == SQLITE_OK));
+        if (rc != SQLITE_OK)
+            sqlite3_clear_bindings(st);
+    }
+    /* Read before COMMIT: the rowid is per connection, but this keeps it
+     * next to the insert it belongs to. */
+    sqlite3_int64 id = sqlite3_last_insert_rowid(db->db);
+    if (rc == SQLITE_OK)
+        rc = step_once(db->commit);
+    if (rc != SQLITE_OK) {
+        int code = sim_err_set(err, SIM_EDB, "%s: cannot record run: %s",
+                               db->path, sqlite3_errmsg(db->db));
+        rollback(db);
+        return code;
+    }
+    *run_id = id;
+    return 0;
+}
+
+/* Binds one row's values at parameters base+1.. of a (possibly multi-row)
+ * statement. */
+typedef int (*bind_row_fn)(sqlite3_stmt *st, int base, int64_t run_id,
+                           const void *row);
+
+static int bind_metric(sqlite3_stmt *st, int base, int64_t run_id,
+                       const void *row)
+{
+    const db_metric *m = row;
+    int rc;
+    (void)(((rc = sqlite3_bind_int64(st, base + 1, run_id)) == SQLITE_OK) &&
+           ((rc = sqlite3_bind_int64(st, base + 2, m->step)) == SQLITE_OK) &&
+           ((rc = bind_real(st, base + 3, m->sim_time)) == SQLITE_OK) &&
+           ((rc = bind_u64(st, base + 4, m->bytes)) == SQLITE_OK) &&
+           ((rc = bind_u64(st, base + 5, m->messages)) == SQLITE_OK) &&
+           ((rc = bind_real(st, base + 6, m->test_accuracy)) == SQLITE_OK) &&
+           ((rc = bind_real(st, base + 7, m->test_loss)) == SQLITE_OK) &&
+           ((rc = bind_real(st, base + 8, m->train_loss)) == SQLITE_OK));
+    return rc;
+}
+
+static int bind_worker(sqlite3_stmt *st, int base, int64_t run_id,
+                       const void *row)
+{
+    const db_worker *w = row;
+    int rc;
+    (void)(((rc = sqlite3_bind_int64(st, base + 1, run_id)) == SQLITE_OK) &&
+           ((rc = sqlite3_bind_int(st, base + 2, w->worker)) == SQLITE_OK) &&
+           ((rc = bind_real(st, base + 3, w->compute_seconds)) == SQLITE_OK) &&
+           ((rc = bind_real(st, base + 4, w->comm_seconds)) == SQLITE_OK) &&
+           ((rc = bind_real(st, base + 5, w->idle_seconds)) == SQLITE_OK) &&
+           ((rc = sqlite3_bind_int64(st, base + 6, w->updates)) == SQLITE_OK) &&
+           ((rc = bind_u64(st, base + 7, w->bytes_sent)) == SQLITE_OK) &&
+           ((rc = bind_u64(st, base + 8, w->bytes_received)) == SQLITE_OK) &&
+           ((rc = bind_real(st, base + 9, w->mean_staleness)) == SQLITE_OK) &&
+           ((rc = sqlite3_bind_int64(st, base + 10, w->max_staleness)) ==
+            SQLITE_OK));
+    return rc;
+}
+
+static int bind_event(sqlite3_stmt *st, int base, int64_t run_id,
+                      const void *row)
+{
+    const db_event *e = row;
+    int rc;
+    (void)(((rc = sqlite3_bind_int64(st, base + 1, run_id)) == SQLITE_OK) &&
+           ((rc = bind_real(st, base + 2, e->time)) == SQLITE_OK) &&
+           ((rc = bind_text(st, base + 3, e->entity)) == SQLITE_OK) &&
+           ((rc = bind_text(st, base + 4, e->kind)) == SQLITE_OK) &&
+           ((rc = bind_real(st, base + 5, e->duration)) == SQLITE_OK) &&
+           ((rc = bind_u64(st, base + 6, e->bytes)) == SQLITE_OK));
+    return rc;
+}
+
+/* Inserts n rows of row_size bytes each: BATCH_ROWS per step through batch
+ * while that many remain (batch may be NULL), the rest through one. */
+static int insert_rows(sqlite3_stmt *one, sqlite3_stmt *batch, int cols,
+                       bind_row_fn bind, int64_t run_id, const void *rows,
+                       size_t n, size_t row_size)
+{
+    const char *next = rows;
+    size_t left = n;
+    while (left > 0) {
+        int many = batch && left >= BATCH_ROWS;
+        sqlite3_stmt *st = many ? batch : one;
+        int k = many ? BATCH_ROWS : 1;
+        int rc = SQLITE_OK;
+        for (int r = 0; r < k && rc == SQLITE_OK; r++, next += row_size)
+            rc = bind(st, r * cols, run_id, next);
+        if (rc != SQLITE_OK) {
+            sqlite3_clear_bindings(st);
+            return rc;
+        }
+        if ((rc = step_once(st)) != SQLITE_OK)
+            return rc;
+        left -= (size_t)k;
+    }
+    return SQLITE_OK;
+}
+
+static int put_result(db_store *s, int64_t run_id, const db_run_result *r)
+{
+    sqlite3_stmt *st = s->run_update;
+    int rc;
+    (void)(((rc = sqlite3_bind_int64(st, 1, run_id)) == SQLITE_OK) &&
+           ((rc = bind_text(st, 2, db_status_name(r->status))) == SQLITE_OK) &&
+           ((rc = bind_text(st, 3, r->error)) == SQLITE_OK) &&
+           ((rc = bind_real(st, 4, r->wall_seconds)) == SQLITE_OK) &&
+           ((rc = bind_real(st, 5, r->sim_seconds)) == SQLITE_OK) &&
+           ((rc = bind_u64(st, 6, r->total_bytes)) == SQLITE_OK) &&
+           ((rc = bind_u64(st, 7, r->total_messages)) == SQLITE_OK) &&
+           ((rc = sqlite3_bind_int64(st, 8, r->steps)) == SQLITE_OK) &&
+           ((rc = bind_real(st, 9, r->final_accuracy)) == SQLITE_OK) &&
+           ((rc = bind_real(st, 10, r->final_loss)) == SQLITE_OK) &&
+           ((rc = step_once(st)) == SQLITE_OK));
+    if (rc != SQLITE_OK)
+        sqlite3_clear_bindings(st);
+    return rc;
+}
+
+int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
+                  const db_metric *metrics, size_t n_metrics,
+                  const db_worker *workers, size_t n_workers,
+                  const db_event *events, size_t n_events, sim_err *err)
+{
+    if (!db || !res || (n_metrics && !metrics) || (n_workers && !workers) ||
+        (n_events && !events))
+        return sim_err_set(err, SIM_EINVAL, "db_run_finish: NULL argument");
+    if (res->status != DB_STATUS_DONE && res->status != DB_STATUS_DIVERGED &&
+        res->status != DB_STATUS_FAILED)
+        return sim_err_set(err, SIM_EINVAL,
+                           "db_run_finish: run %lld: final status must be "
+                           "done, diverged or failed",
+                           (long long)run_id);
+
+    int code;
+    int rc = step_once(db->begin);
+    if (rc != SQLITE_OK)
+        goto fail;
+    /* The status row goes first: it rejects an unknown or already finished
+     * run before any row is written, with a clearer message than the
+     * foreign key would give. */
+    if ((rc = put_result(db, run_id, res)) != SQLITE_OK)
+        goto fail;
+    if (sqlite3_changes(db->db) != 1) {
+        rollback(db);
+        return sim_err_set(err, SIM_EDB,
+                           "%s: run %lld is not running (no such run, or "
+                           "already finished)",
+                           db->path, (long long)run_id);
+    }
+    rc = insert_rows(db->metric_one, db->metric_batch, METRIC_COLS, bind_metric,
+                     run_id, metrics, n_metrics, sizeof *metrics);
+    if (rc == SQLITE_OK)
+        rc = insert_rows(db->worker_one, NULL, 0, bind_worker, run_id, workers,
+                         n_workers, sizeof *workers);
+    if (rc == SQLITE_OK)
+        rc = insert_rows(db->event_one, db->event_batch, EVENT_COLS, bind_event,
+                         run_id, events, n_events, sizeof *events);
+    if (rc != SQLITE_OK)
+        goto fail;
+    if ((rc = step_once(db->commit)) != SQLITE_OK)
+        goto fail;
+    return 0;
+
+fail:
+    /* The message first: ROLLBACK replaces SQLite's error text. */
+    code = sim_err_set(err, SIM_EDB, "%s: cannot write run %lld: %s", db->path,
+                       (long long)run_id, sqlite3_errmsg(db->db));
+    rollback(db);
+    return code;
+}
