@@ -13,6 +13,19 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Resolved paths are absolute: the working directory (the source tree
+ * under ctest) joined with the relative path. */
+static char *abs_of(const char *rel)
+{
+    static char buf[4][4096];
+    static int next;
+    char *b = buf[next++ % 4];
+    char cwd[2048];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    snprintf(b, sizeof buf[0], "%s/%s", cwd, rel);
+    return b;
+}
+
 /* A small registry of our own, so these tests do not depend on which
  * algorithms exist. */
 static const char *const delta_inits[] = {"zero", "uniform", NULL};
@@ -136,14 +149,14 @@ Test(cfg, loads_every_field_of_a_full_config)
     cr_assert(eq(dbl, e->model.init_high, 0.5));
     cr_assert(eq(dbl, e->model.sigmoid_eps, 1e-6));
     cr_assert(eq(str, e->data.path, "data/breast_cancer.csv"));
-    cr_assert(
-        eq(str, e->data.resolved_path, "configs/seed/data/breast_cancer.csv"));
+    cr_assert(eq(str, e->data.resolved_path,
+                 abs_of("configs/seed/data/breast_cancer.csv")));
     cr_assert(eq(int, e->data.header, 0));
     cr_assert(eq(int, e->data.label_column, 0));
     cr_assert(eq(int, e->data.split, CFG_SPLIT_FILE));
     cr_assert(eq(str, e->data.split_file, "data/split.json"));
-    cr_assert(
-        eq(str, e->data.split_resolved_path, "configs/seed/data/split.json"));
+    cr_assert(eq(str, e->data.split_resolved_path,
+                 abs_of("configs/seed/data/split.json")));
     cr_assert(eq(int, e->data.standardize, 1));
     cr_assert(eq(int, e->data.bias, 0));
     cr_assert(eq(int, e->batch.kind, CFG_BATCH_SIZE));
@@ -186,7 +199,7 @@ Test(cfg, fills_every_default_for_a_minimal_config)
     cr_assert(eq(dbl, e->model.init_low, -1));
     cr_assert(eq(dbl, e->model.init_high, 1));
     cr_assert(eq(dbl, e->model.sigmoid_eps, 0));
-    cr_assert(eq(str, e->data.resolved_path, "configs/d.csv"));
+    cr_assert(eq(str, e->data.resolved_path, abs_of("configs/d.csv")));
     cr_assert(eq(int, e->data.header, 1));
     cr_assert(eq(int, e->data.label_column, -1));
     cr_assert(eq(int, e->data.split, CFG_SPLIT_FRACTION));
@@ -221,11 +234,11 @@ Test(cfg, fills_every_default_for_a_minimal_config)
 Test(cfg, anchors_paths_at_the_working_directory_for_bare_sources)
 {
     cfg_experiment *e = load_ok(minimal_config, "-", NULL, 0);
-    cr_assert(eq(str, e->data.resolved_path, "d.csv"));
+    cr_assert(eq(str, e->data.resolved_path, abs_of("d.csv")));
     cr_assert(eq(str, e->name, "stdin"));
     cfg_experiment_free(e);
     e = load_ok(minimal_config, "tiny.json", NULL, 0);
-    cr_assert(eq(str, e->data.resolved_path, "d.csv"));
+    cr_assert(eq(str, e->data.resolved_path, abs_of("d.csv")));
     cfg_experiment_free(e);
     e = load_ok("{\"algorithm\": {\"name\": \"ssgd\"},"
                 " \"data\": {\"path\": \"/abs/d.csv\"}}",
@@ -284,14 +297,10 @@ Test(cfg, prints_parameters_by_type_and_every_default)
     char *j = cfg_experiment_to_json(e);
     cr_assert_not_null(j);
     const char *wants[] = {
-        "\"local_steps\":\t5,",
-        "\"batch_reuse\":\tfalse",
-        "\"path\":\t\"configs/d.csv\"",
-        "\"speed\":\t[1, 1, 1, 1]",
-        "\"slowdown\":\t[]",
-        "\"seconds_per_sample\":\t1e-05",
-        "\"bandwidth\":\t125000000",
-        "\"precision\":\t\"float64\"",
+        "\"local_steps\":\t5,",      "\"batch_reuse\":\tfalse",
+        "configs/d.csv\"",           "\"speed\":\t[1, 1, 1, 1]",
+        "\"slowdown\":\t[]",         "\"seconds_per_sample\":\t1e-05",
+        "\"bandwidth\":\t125000000", "\"precision\":\t\"float64\"",
     };
     for (size_t i = 0; i < sizeof wants / sizeof *wants; i++)
         cr_assert(strstr(j, wants[i]) != NULL, "no %s in\n%s", wants[i], j);

@@ -96,10 +96,10 @@ Test(run, the_stored_config_repeats_the_run)
                             NULL});
     char *json = ts_sql_dump(a, "SELECT config_json FROM runs");
     cr_assert(json);
-    char *cfg = ts_write_file(".", "results/.test_repeat.json", json);
+    /* From another directory: the stored paths are absolute. */
+    char *cfg = ts_write_file(dir, "repeat.json", json);
     cr_assert(cfg);
     run_ok((const char *[]){"run", cfg, "--out", a, "--quiet", NULL});
-    remove(cfg);
     char *first = ts_sql_dump(a, "SELECT step, sim_time, bytes, "
                                  "test_accuracy, test_loss FROM metrics "
                                  "WHERE run_id = 1 ORDER BY step");

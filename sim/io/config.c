@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The largest integer a double holds exactly: integer fields above it could
  * not be told apart from their neighbours. */
@@ -532,22 +533,31 @@ static int section(ctx *cx, const cJSON *parent, const char *key, section_fn fn,
 
 /* ---- paths ---- */
 
-/* p relative to the directory of source; "-" and bare file names anchor at
- * the working directory, where p stays as it is. */
+/* p relative to the directory of source ("-" and bare file names anchor at
+ * the working directory), made absolute and, when the file exists,
+ * canonical. Absolute paths let the config stored with a run be run again
+ * from any directory. */
 static char *resolve_path(const char *source, const char *p)
 {
     const char *slash = strrchr(source, '/');
-    if (p[0] == '/' || strcmp(source, "-") == 0 || !slash)
-        return strdup(p);
-    size_t dir_len = slash == source ? 1 : (size_t)(slash - source);
-    size_t n = dir_len + 1 + strlen(p) + 1;
+    size_t dir_len = 0;
+    if (p[0] != '/' && strcmp(source, "-") != 0 && slash)
+        dir_len = slash == source ? 1 : (size_t)(slash - source);
+    char cwd[4096] = "";
+    if (p[0] != '/' && (dir_len == 0 || source[0] != '/') &&
+        !getcwd(cwd, sizeof cwd))
+        cwd[0] = '\0';
+    size_t n = strlen(cwd) + 1 + dir_len + 1 + strlen(p) + 1;
     char *r = malloc(n);
     if (!r)
         return NULL;
-    if (slash == source)
-        snprintf(r, n, "/%s", p);
-    else
-        snprintf(r, n, "%.*s/%s", (int)dir_len, source, p);
+    snprintf(r, n, "%s%s%.*s%s%s", cwd, cwd[0] ? "/" : "", (int)dir_len, source,
+             dir_len ? "/" : "", p);
+    char *canon = realpath(r, NULL);
+    if (canon) {
+        free(r);
+        return canon;
+    }
     return r;
 }
 
@@ -676,7 +686,7 @@ static int parse_split(ctx *cx, const cJSON *o, cfg_experiment *e)
     TRY(check_keys(cx, o, known));
     if (!o)
         return 0;
-    int which;
+    int which = 0;
     TRY(one_of(cx, o, "test_fraction", "file", &which));
     if (which == 0) {
         e->data.split = CFG_SPLIT_FRACTION;
@@ -722,7 +732,7 @@ static int parse_batch(ctx *cx, const cJSON *o, cfg_experiment *e)
     TRY(check_keys(cx, o, known));
     if (!o)
         return 0;
-    int which;
+    int which = 0;
     TRY(one_of(cx, o, "fraction", "size", &which));
     if (which == 0) {
         e->batch.kind = CFG_BATCH_FRACTION;
@@ -741,7 +751,7 @@ static int parse_compute(ctx *cx, const cJSON *o, cfg_experiment *e)
     TRY(check_keys(cx, o, known));
     if (!o)
         return 0;
-    int which;
+    int which = 0;
     TRY(one_of(cx, o, "seconds_per_sample", "flops_per_second", &which));
     if (which == 0) {
         e->cluster.compute = CFG_COMPUTE_SECONDS_PER_SAMPLE;
