@@ -22,9 +22,14 @@ typedef struct mdl_eval {
     double loss;     /* mean loss over the rows */
 } mdl_eval;
 
+typedef struct mdl_opts mdl_opts;
+
 typedef struct mdl_ops {
     const char *name;
     const char *summary;
+    /* Called by mdl_create once it has checked opts->d >= 1; the same
+     * errors and the same *out convention as mdl_create. */
+    int (*create)(const mdl_opts *opts, mdl **out, sim_err *err);
     /* Parameters for inputs of dimension d (bias included in d). */
     size_t (*n_params)(const mdl *m);
     /* FLOPs of forward + backward for one example. */
@@ -43,19 +48,24 @@ struct mdl {
 };
 
 /* Model options from the config. */
-typedef struct mdl_opts {
+struct mdl_opts {
     size_t d;           /* input dimension, bias column included */
     double sigmoid_eps; /* logreg: sigmoid(z) = 1 / (exp(-z) + 1 + eps) */
-} mdl_opts;
+};
 
 /* Creates the model named `name` ("logreg"). SIM_ECONFIG for an unknown
- * name, SIM_ENOMEM when out of memory; *out is NULL then. */
+ * name (the message lists the known ones) or options the model rejects
+ * (d = 0; for logreg a negative or non-finite sigmoid_eps), SIM_ENOMEM when
+ * out of memory; *out is NULL then. */
 int mdl_create(const char *name, const mdl_opts *opts, mdl **out,
                sim_err *err);
 void mdl_destroy(mdl *m); /* NULL-safe */
 
 /* Names of the models, NULL-terminated, for `dtsim list`. */
 extern const mdl_ops *const mdl_registry[];
+
+/* Binary logistic regression, as the post: n_params = d. */
+extern const mdl_ops mdl_logreg_ops;
 
 /* Fills w[0..n-1] uniformly in [low, high) from rng. */
 void mdl_init_uniform(double *w, size_t n, double low, double high,

@@ -1,0 +1,663 @@
+/* dataset.c: CSV loading, subsets, feature scaling and train/test splits.
+ *
+ * The CSV loader reads the whole file with one fread and parses it in place,
+ * with a fast path for plain decimals: the 569-row data set loads in about
+ * 0.2 ms, so loading never shows up next to a simulated run. Parsing is strict
+ * (see dataset.h); every error names the file and the physical line, because
+ * the line is what a user opens in an editor. */
+#include "dataset.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <gsl/gsl_randist.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ------------------------------------------------------------- helpers */
+
+/* GSL refuses zero-sized matrices (and its default error handler aborts), yet
+ * an empty test list is a legal split. An empty data set therefore keeps a
+ * one-row block with size1 = 0: every loop over rows sees no rows, and
+ * gsl_matrix_free frees the block as usual. */
+static gsl_matrix *matrix_alloc(size_t n, size_t d)
+{
+    gsl_matrix *m = gsl_matrix_alloc(n ? n : 1, d);
+    if (m && n == 0)
+        m->size1 = 0;
+    return m;
+}
+
+static ml_dataset *dataset_alloc(size_t n, size_t d)
+{
+    ml_dataset *ds = malloc(sizeof *ds);
+    if (!ds)
+        return NULL;
+    ds->n = n;
+    ds->d = d;
+    ds->X = matrix_alloc(n, d);
+    ds->y = malloc((n ? n : 1) * sizeof *ds->y);
+    if (!ds->X || !ds->y) {
+        ml_dataset_free(ds);
+        return NULL;
+    }
+    return ds;
+}
+
+void ml_dataset_free(ml_dataset *ds)
+{
+    if (!ds)
+        return;
+    if (ds->X)
+        gsl_matrix_free(ds->X);
+    free(ds->y);
+    free(ds);
+}
+
+/* Reads a whole file into a NUL-terminated buffer (*len excludes the NUL).
+ * A regular file is read by one fread of its size plus one byte, so the read
+ * that hits end-of-file is the same call. */
+static int read_file(const char *path, char **out, size_t *len, sim_err *err)
+{
+    *out = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sim_err_set(err, SIM_EIO, "%s: cannot read: %s", path,
+                           strerror(errno));
+    struct stat st;
+    int e = 0;
+    if (fstat(fileno(f), &st) != 0)
+        e = errno;
+    else if (S_ISDIR(st.st_mode))
+        e = EISDIR; /* fopen accepts a directory on Linux; only reads fail */
+    if (e) {
+        fclose(f);
+        return sim_err_set(err, SIM_EIO, "%s: cannot read: %s", path,
+                           strerror(e));
+    }
+    size_t cap =
+        S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 2 : 4096;
+    char *buf = malloc(cap);
+    size_t n = 0;
+    while (buf) {
+        n += fread(buf + n, 1, cap - 1 - n, f);
+        if (n < cap - 1)
+            break;
+        /* The file grew or is not regular (a pipe): keep reading. */
+        char *bigger = realloc(buf, cap * 2);
+        if (!bigger) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    if (!buf) {
+        fclose(f);
+        return sim_err_set(err, SIM_ENOMEM, "%s: out of memory", path);
+    }
+    if (ferror(f)) {
+        int e = errno;
+        free(buf);
+        fclose(f);
+        return sim_err_set(err, SIM_EIO, "%s: cannot read: %s", path,
+                           strerror(e ? e : EIO));
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* --------------------------------------------------------------- CSV */
+
+enum { FIELD_OK, FIELD_EMPTY, FIELD_BAD };
+
+static const double pow10_exact[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Clinger's fast path for plain decimals such as "0.006399" or "1001":
+ * when the digits form an integer m < 2^53 and the decimal exponent e has
+ * |e| <= 22, both m and 10^|e| are exact doubles, so one IEEE divide gives
+ * the correctly rounded value, bit-identical to strtod, at a fraction of its
+ * cost. Returns the end of the number, or NULL when the text does not start
+ * with a number of that simple form (the caller then falls back to strtod). */
+static const char *parse_simple_decimal(const char *p, double *out)
+{
+    int neg = 0;
+    if (*p == '-' || *p == '+')
+        neg = *p++ == '-';
+    uint64_t m = 0;
+    int digits = 0, frac = 0, seen_dot = 0, any = 0;
+    for (;; p++) {
+        if (*p >= '0' && *p <= '9') {
+            if (digits >= 15)
+                return NULL; /* keep m < 2^53 */
+            if (m || *p != '0')
+                digits++;
+            m = m * 10 + (uint64_t)(*p - '0');
+            frac += seen_dot;
+            any = 1;
+        } else if (*p == '.' && !seen_dot) {
+            seen_dot = 1;
+        } else {
+            break;
+        }
+    }
+    if (!any || frac > 22)
+        return NULL;
+    double v = (double)m;
+    if (frac)
+        v /= pow10_exact[frac];
+    *out = neg ? -v : v;
+    return p;
+}
+
+/* Parses the field starting at f on a NUL-terminated line; blanks around
+ * the number are allowed. *fe receives the end of the field (the delimiter
+ * or the line's NUL) in every case. One pass over the text on the fast
+ * path. */
+static int parse_field(const char *f, char delim, double *out, const char **fe)
+{
+    while (is_blank(*f) && *f != delim)
+        f++;
+    const char *e = parse_simple_decimal(f, out);
+    if (e) {
+        while (is_blank(*e) && *e != delim)
+            e++;
+        if (*e == delim || *e == '\0') {
+            *fe = e;
+            return FIELD_OK;
+        }
+    }
+    e = strchr(f, delim);
+    *fe = e ? e : f + strlen(f);
+    e = *fe;
+    while (e > f && is_blank(e[-1]) && e[-1] != delim)
+        e--;
+    if (e == f)
+        return FIELD_EMPTY;
+    /* strtod stops at the delimiter, a trailing blank or the line's NUL, so
+     * "it ended exactly at the field's end" is the whole validity test. It
+     * also accepts "nan" and "inf", and overflows to inf: both rejected. */
+    char *stop;
+    double v = strtod(f, &stop);
+    if (stop != e || !isfinite(v))
+        return FIELD_BAD;
+    *out = v;
+    return FIELD_OK;
+}
+
+/* Characters that can be part of a number (or of "nan"/"inf"/hex) cannot
+ * separate numbers. */
+static int delimiter_ok(char c)
+{
+    return c && c != '\n' && c != '\r' && !isalnum((unsigned char)c) &&
+           !strchr("+-.", c);
+}
+
+static size_t count_char(const char *p, const char *end, char c)
+{
+    size_t n = 0;
+    while ((p = memchr(p, c, (size_t)(end - p)))) {
+        n++;
+        p++;
+    }
+    return n;
+}
+
+/* The widest field text quoted in an error message. */
+#define QUOTE_MAX 40
+
+int ml_csv_load(const char *path, const ml_csv_opts *opts, ml_dataset **out,
+                sim_err *err)
+{
+    *out = NULL;
+    ml_csv_opts o =
+        opts ? *opts
+             : (ml_csv_opts){.header = 0, .label_column = -1, .delimiter = ','};
+    char delim = o.delimiter ? o.delimiter : ',';
+    if (!delimiter_ok(delim))
+        return sim_err_set(err, SIM_EINVAL,
+                           "%s: delimiter '%c' could be part of a number", path,
+                           delim);
+
+    char *buf;
+    size_t len;
+    int rc = read_file(path, &buf, &len, err);
+    if (rc)
+        return rc;
+
+    ml_dataset *ds = NULL;
+    char *p = buf, *end = buf + len;
+    long line = 1;
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3; /* a UTF-8 byte order mark, as spreadsheet exports write */
+    if (o.header) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : end;
+        line = 2;
+    }
+    /* Trailing blank lines are tolerated (editors add them); a blank line
+     * between data rows is an error, caught below as an empty line. */
+    char *data_end = end;
+    while (data_end > p && (data_end[-1] == '\n' || data_end[-1] == '\r'))
+        data_end--;
+    if (p == data_end) {
+        rc = sim_err_set(err, SIM_EDATA, "%s: no data rows", path);
+        goto done;
+    }
+
+    size_t n = count_char(p, data_end, '\n') + 1;
+    char *first_end = memchr(p, '\n', (size_t)(data_end - p));
+    if (!first_end)
+        first_end = data_end;
+    if (first_end > p && first_end[-1] == '\r')
+        first_end--;
+    size_t cols = count_char(p, first_end, delim) + 1;
+    if (cols < 2) {
+        rc = sim_err_set(err, SIM_EDATA,
+                         "%s:%ld: need at least 2 columns (features and a "
+                         "label), got 1",
+                         path, line);
+        goto done;
+    }
+    size_t label = o.label_column < 0 ? cols - 1 : (size_t)o.label_column;
+    if (label >= cols) {
+        rc = sim_err_set(err, SIM_EDATA,
+                         "%s:%ld: label column %d out of range (%zu columns)",
+                         path, line, o.label_column, cols);
+        goto done;
+    }
+    ds = dataset_alloc(n, cols - 1);
+    if (!ds) {
+        rc = sim_err_set(err, SIM_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
+
+    for (size_t i = 0; i < n; i++, line++) {
+        char *nl = memchr(p, '\n', (size_t)(data_end - p));
+        char *q = nl ? nl : data_end;
+        char *next = nl ? nl + 1 : data_end;
+        if (q > p && q[-1] == '\r')
+            q--;
+        *q = '\0'; /* bounds strtod to this line */
+        if (q == p) {
+            rc = sim_err_set(err, SIM_EDATA, "%s:%ld: empty line", path, line);
+            goto done;
+        }
+        double *x = ds->X->data + i * ds->X->tda;
+        const char *f = p;
+        for (size_t c = 0;; c++) {
+            const char *fe;
+            double v = 0;
+            int st = parse_field(f, delim, &v, &fe);
+            int flen = (int)(fe - f < QUOTE_MAX ? fe - f : QUOTE_MAX);
+            if (st == FIELD_EMPTY) {
+                rc = sim_err_set(err, SIM_EDATA, "%s:%ld: column %zu: empty",
+                                 path, line, c + 1);
+                goto done;
+            }
+            if (st == FIELD_BAD) {
+                rc = sim_err_set(err, SIM_EDATA,
+                                 "%s:%ld: column %zu: not a finite number: "
+                                 "'%.*s'",
+                                 path, line, c + 1, flen, f);
+                goto done;
+            }
+            if (c == label) {
+                if (!(v >= 0 && v <= INT_MAX && v == floor(v))) {
+                    rc = sim_err_set(err, SIM_EDATA,
+                                     "%s:%ld: column %zu: label must be an "
+                                     "integer >= 0, got '%.*s'",
+                                     path, line, c + 1, flen, f);
+                    goto done;
+                }
+                ds->y[i] = v;
+            } else {
+                *x++ = v;
+            }
+            int more = *fe == delim;
+            if (more != (c + 1 < cols)) {
+                size_t got =
+                    more ? cols + 1 + count_char(fe + 1, q, delim) : c + 1;
+                rc = sim_err_set(err, SIM_EDATA,
+                                 "%s:%ld: expected %zu columns, got %zu", path,
+                                 line, cols, got);
+                goto done;
+            }
+            if (!more)
+                break;
+            f = fe + 1;
+        }
+        p = next;
+    }
+    rc = 0;
+done:
+    free(buf);
+    if (rc)
+        ml_dataset_free(ds);
+    else
+        *out = ds;
+    return rc;
+}
+
+/* ---------------------------------------------------- subset, features */
+
+ml_dataset *ml_dataset_subset(const ml_dataset *src, const size_t *idx,
+                              size_t n)
+{
+    ml_dataset *ds = dataset_alloc(n, src->d);
+    if (!ds)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (idx[i] >= src->n)
+            SIM_PANIC("subset row %zu of %zu rows", idx[i], src->n);
+        memcpy(ds->X->data + i * ds->X->tda,
+               src->X->data + idx[i] * src->X->tda, src->d * sizeof(double));
+        ds->y[i] = src->y[idx[i]];
+    }
+    return ds;
+}
+
+int ml_dataset_add_bias(ml_dataset *ds, sim_err *err)
+{
+    gsl_matrix *X = matrix_alloc(ds->n, ds->d + 1);
+    if (!X)
+        return sim_err_set(err, SIM_ENOMEM,
+                           "out of memory adding a bias "
+                           "column");
+    for (size_t i = 0; i < ds->n; i++) {
+        double *row = X->data + i * X->tda;
+        memcpy(row, ds->X->data + i * ds->X->tda, ds->d * sizeof(double));
+        row[ds->d] = 1.0;
+    }
+    gsl_matrix_free(ds->X);
+    ds->X = X;
+    ds->d++;
+    return 0;
+}
+
+static void scale_columns(ml_dataset *ds, const double *mean,
+                          const double *inv_sd)
+{
+    if (!ds)
+        return;
+    for (size_t i = 0; i < ds->n; i++) {
+        double *row = ds->X->data + i * ds->X->tda;
+        for (size_t j = 0; j < ds->d; j++)
+            row[j] = (row[j] - mean[j]) * inv_sd[j];
+    }
+}
+
+/* Two passes (mean, then squared deviations) rather than sum of squares,
+ * which cancels badly for columns like "area" (values near 1000, spread
+ * near 300). A column is constant when all its values are equal, tested
+ * exactly: a computed sd of 1e-17 from rounding would otherwise blow the
+ * column up to +-1; such a column becomes exactly 0. Run it before
+ * ml_dataset_add_bias, or the bias column, being constant, is centred to zero.
+ */
+void ml_dataset_standardize(ml_dataset *train, ml_dataset *test)
+{
+    size_t n = train->n, d = train->d;
+    if (n == 0)
+        return;
+    double *mean = calloc(2 * d, sizeof *mean);
+    if (!mean)
+        SIM_PANIC("out of memory standardising %zu columns", d);
+    double *inv_sd = mean + d;
+    const double *first = train->X->data;
+    int *varies = calloc(d, sizeof *varies);
+    if (!varies)
+        SIM_PANIC("out of memory standardising %zu columns", d);
+    for (size_t i = 0; i < n; i++) {
+        const double *row = train->X->data + i * train->X->tda;
+        for (size_t j = 0; j < d; j++) {
+            mean[j] += row[j];
+            varies[j] |= row[j] != first[j];
+        }
+    }
+    /* A constant column's mean is its value, exactly: the rounded sum
+     * divided by n need not be (3 x 0.1 / 3 is not 0.1). */
+    for (size_t j = 0; j < d; j++)
+        mean[j] = varies[j] ? mean[j] / (double)n : first[j];
+    for (size_t i = 0; i < n; i++) {
+        const double *row = train->X->data + i * train->X->tda;
+        for (size_t j = 0; j < d; j++) {
+            double dev = row[j] - mean[j];
+            inv_sd[j] += dev * dev;
+        }
+    }
+    for (size_t j = 0; j < d; j++)
+        inv_sd[j] = varies[j] ? 1.0 / sqrt(inv_sd[j] / (double)n) : 1.0;
+    scale_columns(train, mean, inv_sd);
+    if (test && test->d == d)
+        scale_columns(test, mean, inv_sd);
+    else if (test)
+        SIM_PANIC("standardize: test has %zu columns, train %zu", test->d, d);
+    free(varies);
+    free(mean);
+}
+
+/* --------------------------------------------------------------- splits */
+
+/* "LINE:COL" of a byte offset, for JSON syntax errors. */
+static void line_col(const char *buf, const char *at, long *line, long *col)
+{
+    *line = 1;
+    *col = 1;
+    for (const char *p = buf; p < at && *p; p++) {
+        if (*p == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+/* The one member named key, compared case-sensitively; cJSON's own getter
+ * would return the first of duplicates silently, so count them. */
+static const cJSON *member(const cJSON *obj, const char *key, int *count)
+{
+    const cJSON *found = NULL;
+    *count = 0;
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        if (it->string && strcmp(it->string, key) == 0) {
+            if (!found)
+                found = it;
+            (*count)++;
+        }
+    }
+    return found;
+}
+
+/* Where an index was first seen, to name both places in a duplicate error. */
+typedef struct seen_at {
+    const char *list; /* NULL when not seen */
+    size_t pos;
+} seen_at;
+
+static int read_index_list(const char *path, const cJSON *root, const char *key,
+                           size_t n_rows, seen_at *seen, size_t **out,
+                           size_t *n_out, sim_err *err)
+{
+    int count;
+    const cJSON *arr = member(root, key, &count);
+    if (!arr)
+        return sim_err_set(err, SIM_EDATA, "%s: $.%s: missing", path, key);
+    if (count > 1)
+        return sim_err_set(err, SIM_EDATA, "%s: $.%s: duplicate key", path,
+                           key);
+    if (!cJSON_IsArray(arr))
+        return sim_err_set(err, SIM_EDATA,
+                           "%s: $.%s: expected an array of row indices", path,
+                           key);
+    size_t n = (size_t)cJSON_GetArraySize(arr);
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    if (!idx)
+        return sim_err_set(err, SIM_ENOMEM, "%s: out of memory", path);
+    size_t i = 0;
+    for (const cJSON *it = arr->child; it; it = it->next, i++) {
+        double v = it->valuedouble;
+        if (!cJSON_IsNumber(it) || !(v >= 0) || v != floor(v)) {
+            free(idx);
+            if (cJSON_IsNumber(it))
+                return sim_err_set(err, SIM_EDATA,
+                                   "%s: $.%s[%zu]: expected a row index "
+                                   "(integer >= 0), got %.17g",
+                                   path, key, i, v);
+            return sim_err_set(err, SIM_EDATA,
+                               "%s: $.%s[%zu]: expected a row index "
+                               "(integer >= 0)",
+                               path, key, i);
+        }
+        if (v >= (double)n_rows) {
+            free(idx);
+            return sim_err_set(err, SIM_EDATA,
+                               "%s: $.%s[%zu]: index %.17g out of range (%zu "
+                               "rows)",
+                               path, key, i, v, n_rows);
+        }
+        size_t r = (size_t)v;
+        if (seen[r].list) {
+            int rc = sim_err_set(err, SIM_EDATA,
+                                 "%s: $.%s[%zu]: index %zu already listed at "
+                                 "$.%s[%zu]",
+                                 path, key, i, r, seen[r].list, seen[r].pos);
+            free(idx);
+            return rc;
+        }
+        seen[r] = (seen_at){.list = key, .pos = i};
+        idx[i] = r;
+    }
+    *out = idx;
+    *n_out = n;
+    return 0;
+}
+
+int ml_split_from_file(const char *path, size_t n_rows, size_t **train,
+                       size_t *n_train, size_t **test, size_t *n_test,
+                       sim_err *err)
+{
+    *train = *test = NULL;
+    *n_train = *n_test = 0;
+    char *buf;
+    size_t len;
+    int rc = read_file(path, &buf, &len, err);
+    if (rc)
+        return rc;
+    seen_at *seen = NULL;
+    const char *stop = NULL;
+    /* require_null_terminated = 1 makes trailing garbage an error. */
+    cJSON *root = cJSON_ParseWithOpts(buf, &stop, 1);
+    if (!root) {
+        /* cJSON may stop on the blank before the offending token. */
+        const char *at = stop && stop >= buf && stop <= buf + len ? stop : buf;
+        while (*at && isspace((unsigned char)*at))
+            at++;
+        long ln, col;
+        line_col(buf, at, &ln, &col);
+        int near = (int)strcspn(at, "\r\n");
+        if (*at)
+            rc = sim_err_set(err, SIM_EDATA,
+                             "%s:%ld:%ld: invalid JSON near '%.*s'", path, ln,
+                             col, near < QUOTE_MAX ? near : QUOTE_MAX, at);
+        else
+            rc = sim_err_set(err, SIM_EDATA,
+                             "%s:%ld:%ld: invalid JSON at end of file", path,
+                             ln, col);
+        goto done;
+    }
+    if (!cJSON_IsObject(root)) {
+        rc = sim_err_set(err, SIM_EDATA, "%s: $: expected an object", path);
+        goto done;
+    }
+    seen = calloc(n_rows ? n_rows : 1, sizeof *seen);
+    if (!seen) {
+        rc = sim_err_set(err, SIM_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    rc =
+        read_index_list(path, root, "train", n_rows, seen, train, n_train, err);
+    if (!rc)
+        rc = read_index_list(path, root, "test", n_rows, seen, test, n_test,
+                             err);
+done:
+    if (rc) {
+        free(*train);
+        *train = NULL;
+        *n_train = 0;
+    }
+    free(seen);
+    cJSON_Delete(root);
+    free(buf);
+    return rc;
+}
+
+int ml_split_random(size_t n_rows, double test_fraction, gsl_rng *rng,
+                    size_t **train, size_t *n_train, size_t **test,
+                    size_t *n_test, sim_err *err)
+{
+    *train = *test = NULL;
+    *n_train = *n_test = 0;
+    if (n_rows < 2)
+        return sim_err_set(err, SIM_EDATA,
+                           "a train/test split needs at least 2 rows, got %zu",
+                           n_rows);
+    if (!(test_fraction > 0 && test_fraction < 1))
+        return sim_err_set(err, SIM_EINVAL,
+                           "test fraction must be in (0, 1), got %g",
+                           test_fraction);
+    size_t nt = (size_t)round(test_fraction * (double)n_rows);
+    nt = nt < 1 ? 1 : nt > n_rows - 1 ? n_rows - 1 : nt;
+    size_t *all = malloc(n_rows * sizeof *all);
+    size_t *tr = malloc((n_rows - nt) * sizeof *tr);
+    if (!all || !tr) {
+        free(all);
+        free(tr);
+        return sim_err_set(err, SIM_ENOMEM, "out of memory splitting %zu rows",
+                           n_rows);
+    }
+    for (size_t i = 0; i < n_rows; i++)
+        all[i] = i;
+    gsl_ran_shuffle(rng, all, n_rows, sizeof *all);
+    memcpy(tr, all + nt, (n_rows - nt) * sizeof *tr);
+    /* The test rows are the shuffled prefix: shrink the block to them. */
+    size_t *te = realloc(all, nt * sizeof *te);
+    *test = te ? te : all;
+    *n_test = nt;
+    *train = tr;
+    *n_train = n_rows - nt;
+    return 0;
+}
+
+/* Spark's ParallelCollectionRDD slices at i * n / K in integer arithmetic.
+ * Writing n = qK + r gives k n / K = k q + (k r) / K exactly, with no
+ * overflow since k r < K^2. */
+static size_t cut(size_t n, size_t K, size_t k)
+{
+    return k * (n / K) + k * (n % K) / K;
+}
+
+void ml_partition_contiguous(size_t n, int K, int k, size_t *begin, size_t *end)
+{
+    if (K < 1 || k < 0 || k >= K)
+        SIM_PANIC("partition %d of %d workers", k, K);
+    *begin = cut(n, (size_t)K, (size_t)k);
+    *end = cut(n, (size_t)K, (size_t)k + 1);
+}

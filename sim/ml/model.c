@@ -1,0 +1,43 @@
+/* model.c: the model registry, creation by name and parameter init. */
+#include "model.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const mdl_ops *const mdl_registry[] = {&mdl_logreg_ops, NULL};
+
+int mdl_create(const char *name, const mdl_opts *opts, mdl **out, sim_err *err)
+{
+    *out = NULL;
+    const mdl_ops *ops = NULL;
+    for (size_t i = 0; mdl_registry[i] && !ops; i++)
+        if (strcmp(mdl_registry[i]->name, name) == 0)
+            ops = mdl_registry[i];
+    if (!ops) {
+        char known[256] = "";
+        size_t len = 0;
+        for (size_t i = 0; mdl_registry[i] && len < sizeof known; i++)
+            len += (size_t)snprintf(known + len, sizeof known - len, "%s%s",
+                                    i ? ", " : "", mdl_registry[i]->name);
+        return sim_err_set(err, SIM_ECONFIG, "unknown model '%s' (known: %s)",
+                           name, known);
+    }
+    if (!opts || opts->d == 0)
+        return sim_err_set(err, SIM_ECONFIG,
+                           "model %s: input dimension must be >= 1", name);
+    return ops->create(opts, out, err);
+}
+
+void mdl_destroy(mdl *m)
+{
+    if (m)
+        m->ops->destroy(m);
+}
+
+void mdl_init_uniform(double *w, size_t n, double low, double high,
+                      gsl_rng *rng)
+{
+    double span = high - low;
+    for (size_t i = 0; i < n; i++)
+        w[i] = low + span * gsl_rng_uniform(rng);
+}

@@ -1,0 +1,368 @@
+/* test_logreg.c: the post's logistic regression and the model registry. */
+#include <criterion/criterion.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/ml/model.h"
+
+static mdl *make(size_t d, double eps)
+{
+    mdl *m = NULL;
+    sim_err err = {0};
+    mdl_opts o = {.d = d, .sigmoid_eps = eps};
+    cr_assert_eq(mdl_create("logreg", &o, &m, &err), 0, "%s", err.msg);
+    return m;
+}
+
+/* A data set from row-major values and labels. */
+static ml_dataset *dataset(size_t n, size_t d, const double *x, const double *y)
+{
+    ml_dataset *ds = malloc(sizeof *ds);
+    ds->n = n;
+    ds->d = d;
+    ds->X = gsl_matrix_alloc(n, d);
+    ds->y = malloc(n * sizeof *ds->y);
+    memcpy(ds->X->data, x, n * d * sizeof *x);
+    memcpy(ds->y, y, n * sizeof *y);
+    return ds;
+}
+
+static ml_dataset *random_dataset(gsl_rng *r, size_t n, size_t d)
+{
+    double *x = malloc(n * d * sizeof *x), *y = malloc(n * sizeof *y);
+    for (size_t i = 0; i < n * d; i++)
+        x[i] = gsl_ran_gaussian(r, 1.0);
+    for (size_t i = 0; i < n; i++)
+        y[i] = (double)gsl_rng_uniform_int(r, 2);
+    ml_dataset *ds = dataset(n, d, x, y);
+    free(x);
+    free(y);
+    return ds;
+}
+
+static ml_dataset *load_cancer_with_bias(void)
+{
+    ml_csv_opts o = {.header = 1, .label_column = -1, .delimiter = ','};
+    ml_dataset *ds = NULL;
+    sim_err err = {0};
+    cr_assert_eq(ml_csv_load("data/breast_cancer.csv", &o, &ds, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(ml_dataset_add_bias(ds, &err), 0);
+    return ds;
+}
+
+Test(mdl_logreg, is_created_by_name_with_d_parameters)
+{
+    mdl *m = make(31, 1e-6);
+    cr_assert_eq(m->ops, &mdl_logreg_ops);
+    cr_assert_str_eq(m->ops->name, "logreg");
+    cr_assert_eq(m->ops->n_params(m), 31);
+    cr_assert_eq(m->ops->flops_per_sample(m), 4.0 * 31);
+    mdl_destroy(m);
+    mdl_destroy(NULL);
+}
+
+Test(mdl_logreg, registry_lists_logreg_and_ends_with_null)
+{
+    size_t n = 0, found = 0;
+    for (; mdl_registry[n]; n++)
+        found += strcmp(mdl_registry[n]->name, "logreg") == 0;
+    cr_assert_geq(n, 1);
+    cr_assert_eq(found, 1);
+}
+
+Test(mdl_logreg, create_rejects_unknown_names_and_bad_options)
+{
+    mdl *m = (mdl *)1;
+    sim_err err = {0};
+    mdl_opts o = {.d = 3, .sigmoid_eps = 0};
+    cr_assert_eq(mdl_create("svm", &o, &m, &err), SIM_ECONFIG);
+    cr_assert_null(m);
+    cr_assert(strstr(err.msg, "unknown model 'svm'"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "logreg"), "known names listed: %s", err.msg);
+    o.sigmoid_eps = -1e-6;
+    cr_assert_eq(mdl_create("logreg", &o, &m, &err), SIM_ECONFIG);
+    o.sigmoid_eps = NAN;
+    cr_assert_eq(mdl_create("logreg", &o, &m, &err), SIM_ECONFIG);
+    o.sigmoid_eps = 0;
+    o.d = 0;
+    cr_assert_eq(mdl_create("logreg", &o, &m, &err), SIM_ECONFIG);
+    cr_assert_null(m);
+}
+
+Test(mdl_logreg, sigmoid_with_eps_is_the_posts_formula)
+{
+    double zs[] = {-800, -40, -3, -1e-7, 0, 5e-7, 1, 2.5, 36, 800};
+    for (size_t i = 0; i < sizeof zs / sizeof zs[0]; i++) {
+        double z = zs[i];
+        cr_assert_eq(mdl_logreg_sigmoid(z, 1e-6), 1 / (exp(-z) + 1 + 1e-6),
+                     "z = %g", z);
+        cr_assert_eq(mdl_logreg_sigmoid(z, 0), 1 / (exp(-z) + 1), "z = %g", z);
+    }
+    /* The eps keeps the sigmoid below 1 and shifts the 0.5 point to
+     * z = -log(1 - eps) ~ 1e-6. */
+    cr_assert_lt(mdl_logreg_sigmoid(50, 1e-6), 1.0);
+    cr_assert_lt(mdl_logreg_sigmoid(5e-7, 1e-6), 0.5);
+    cr_assert_geq(mdl_logreg_sigmoid(5e-7, 0), 0.5);
+}
+
+/* One row x = 1: the logit is w itself, so the prediction can be probed at
+ * any z. */
+static double accuracy_at(mdl *m, double z, double label)
+{
+    double x = 1, y = label;
+    ml_dataset *ds = dataset(1, 1, &x, &y);
+    double acc = m->ops->evaluate(m, &z, ds).accuracy;
+    ml_dataset_free(ds);
+    return acc;
+}
+
+Test(mdl_logreg, prediction_reproduces_the_posts_threshold)
+{
+    double eps_list[] = {0, 1e-6, 0.3, 0.7, 1.0};
+    for (size_t e = 0; e < sizeof eps_list / sizeof eps_list[0]; e++) {
+        double eps = eps_list[e];
+        mdl *m = make(1, eps);
+        double z_star = eps < 1 ? -log1p(-eps) : 0;
+        double offsets[] = {-1e3,   -1,     -1e-6, -1e-9, -1e-10,
+                            -1e-13, -1e-16, 0,     1e-16, 1e-13,
+                            1e-10,  1e-9,   1e-6,  1,     1e3};
+        for (size_t k = 0; k < sizeof offsets / sizeof offsets[0]; k++) {
+            for (int s = -2; s <= 2; s++) {
+                double z = z_star + offsets[k];
+                for (int u = 0; u < abs(s); u++)
+                    z = nextafter(z, s > 0 ? INFINITY : -INFINITY);
+                double want = mdl_logreg_sigmoid(z, eps) < 0.5 ? 0 : 1;
+                cr_assert_eq(accuracy_at(m, z, 1.0), want, "eps %g z %.17g",
+                             eps, z);
+            }
+        }
+        mdl_destroy(m);
+    }
+    mdl *m = make(1, 1e-6);
+    cr_assert_eq(accuracy_at(m, 5e-7, 1.0), 0.0, "eps moves the threshold");
+    mdl_destroy(m);
+    m = make(1, 0);
+    cr_assert_eq(accuracy_at(m, 0.0, 1.0), 1.0, "sigmoid(0) = 0.5 is a 1");
+    mdl_destroy(m);
+}
+
+Test(mdl_logreg, evaluates_a_tiny_data_set_to_known_values)
+{
+    /* w = (1, 0) on (feature, bias): logits 1, -1, 2, 0, predictions
+     * 1, 0, 1, 1 against labels 1, 0, 0, 0: two right. */
+    double x[] = {1, 1, -1, 1, 2, 1, 0, 1}, y[] = {1, 0, 0, 0};
+    double w[] = {1, 0};
+    ml_dataset *ds = dataset(4, 2, x, y);
+    mdl *m = make(2, 0);
+    mdl_eval ev = m->ops->evaluate(m, w, ds);
+    cr_assert_eq(ev.accuracy, 0.5);
+    double want = (2 * log(1 + exp(-1.0)) + log(1 + exp(2.0)) + log(2.0)) / 4;
+    cr_assert_lt(fabs(ev.loss - want), 1e-15 * want, "loss %.17g want %.17g",
+                 ev.loss, want);
+    mdl_destroy(m);
+    ml_dataset_free(ds);
+}
+
+Test(mdl_logreg, evaluate_agrees_with_the_naive_formulas)
+{
+    /* Weights from small to huge, so logits fall on every shortcut. */
+    ml_dataset *ds = load_cancer_with_bias();
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    double scales[] = {1e-5, 1e-3, 1e-2, 0.1, 1, 100};
+    for (size_t s = 0; s < sizeof scales / sizeof scales[0]; s++) {
+        for (int eps_i = 0; eps_i < 2; eps_i++) {
+            double eps = eps_i ? 1e-6 : 0;
+            mdl *m = make(31, eps);
+            double w[31];
+            mdl_init_uniform(w, 31, -scales[s], scales[s], r);
+            mdl_eval ev = m->ops->evaluate(m, w, ds);
+            size_t right = 0;
+            double loss = 0;
+            for (size_t i = 0; i < ds->n; i++) {
+                double z = 0;
+                for (size_t j = 0; j < 31; j++)
+                    z += gsl_matrix_get(ds->X, i, j) * w[j];
+                double p = 1 / (exp(-z) + 1 + eps) < 0.5 ? 0 : 1;
+                right += p == ds->y[i];
+                double t = ds->y[i] == 1 ? -z : z;
+                loss += fmax(t, 0) + log1p(exp(-fabs(t)));
+            }
+            cr_assert_eq(ev.accuracy, (double)right / (double)ds->n);
+            loss /= (double)ds->n;
+            cr_assert_lt(fabs(ev.loss - loss), 1e-12 * loss,
+                         "scale %g: %.17g vs %.17g", scales[s], ev.loss, loss);
+            mdl_destroy(m);
+        }
+    }
+    gsl_rng_free(r);
+    ml_dataset_free(ds);
+}
+
+/* The mean loss over some rows, through evaluate on their subset. */
+static double batch_loss(mdl *m, const double *w, const ml_dataset *ds,
+                         const size_t *rows, size_t n)
+{
+    ml_dataset *sub = ml_dataset_subset(ds, rows, n);
+    double loss = m->ops->evaluate(m, w, sub).loss;
+    ml_dataset_free(sub);
+    return loss;
+}
+
+/* Central differences with step h have truncation error h^2 |L'''| / 6 and
+ * rounding error ~ 1e-16 |L| / h. With unit-scale features and weights,
+ * |L|, |L'''| = O(1), and h = 1e-5 both are ~1e-11, four orders of
+ * magnitude below the tolerance of 1e-6 relative to the gradient's largest
+ * component (~0.1 here); a wrong sign, factor or missing mean would be off
+ * by O(1). */
+Test(mdl_logreg, gradient_matches_central_finite_differences)
+{
+    enum { N = 60, D = 6 };
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    ml_dataset *ds = random_dataset(r, N, D);
+    mdl *m = make(D, 0);
+    size_t rows[N];
+    for (int trial = 0; trial < 10; trial++) {
+        size_t n = 0;
+        for (size_t i = 0; i < N; i++)
+            if (gsl_rng_uniform(r) < 0.4)
+                rows[n++] = i;
+        double w[D], g[D];
+        mdl_init_uniform(w, D, -1.5, 1.5, r);
+        m->ops->gradient(m, g, w, ds, rows, n);
+        double gmax = 0;
+        for (size_t j = 0; j < D; j++)
+            gmax = fmax(gmax, fabs(g[j]));
+        cr_assert_gt(gmax, 1e-3);
+        for (size_t j = 0; j < D; j++) {
+            const double h = 1e-5;
+            double wp[D], wm[D];
+            memcpy(wp, w, sizeof w);
+            memcpy(wm, w, sizeof w);
+            wp[j] += h;
+            wm[j] -= h;
+            double fd = (batch_loss(m, wp, ds, rows, n) -
+                         batch_loss(m, wm, ds, rows, n)) /
+                        (wp[j] - wm[j]);
+            cr_assert_lt(fabs(fd - g[j]), 1e-6 * gmax,
+                         "trial %d component %zu: analytic %.12g, fd %.12g",
+                         trial, j, g[j], fd);
+        }
+    }
+    mdl_destroy(m);
+    ml_dataset_free(ds);
+    gsl_rng_free(r);
+}
+
+Test(mdl_logreg, gradient_is_the_posts_formula_at_extreme_logits)
+{
+    const double eps = 1e-6;
+    mdl *m = make(1, eps);
+    double x = 1, y = 1, g;
+    ml_dataset *ds = dataset(1, 1, &x, &y);
+    size_t row = 0;
+    double zs[] = {-1e5, -800, -709.9, -30, 0, 30, 745.5, 800, 1e5};
+    for (size_t i = 0; i < sizeof zs / sizeof zs[0]; i++) {
+        for (int label = 0; label <= 1; label++) {
+            ds->y[0] = label;
+            m->ops->gradient(m, &g, &zs[i], ds, &row, 1);
+            double want = -(label - 1 / (exp(-zs[i]) + 1 + eps)) * x;
+            cr_assert_eq(g, want, "z %g label %d: %.17g vs %.17g", zs[i], label,
+                         g, want);
+        }
+    }
+    mdl_destroy(m);
+    ml_dataset_free(ds);
+}
+
+Test(mdl_logreg, huge_weights_give_a_finite_loss)
+{
+    ml_dataset *ds = load_cancer_with_bias();
+    mdl *m = make(31, 1e-6);
+    double w[31], g[31];
+    size_t rows[100];
+    for (size_t i = 0; i < 100; i++)
+        rows[i] = i * 5;
+    for (int sign = -1; sign <= 1; sign += 2) {
+        for (size_t j = 0; j < 31; j++)
+            w[j] = sign * (j % 2 ? 1e4 : -1e4);
+        mdl_eval ev = m->ops->evaluate(m, w, ds);
+        cr_assert(isfinite(ev.loss) && ev.loss > 0, "loss %g", ev.loss);
+        cr_assert(ev.accuracy >= 0 && ev.accuracy <= 1);
+        m->ops->gradient(m, g, w, ds, rows, 100);
+        for (size_t j = 0; j < 31; j++)
+            cr_assert(isfinite(g[j]));
+    }
+    mdl_destroy(m);
+    ml_dataset_free(ds);
+}
+
+Test(mdl_logreg, nan_weights_give_a_nan_loss)
+{
+    /* The engine detects divergence from the loss; a NaN must not be
+     * swallowed by the shortcuts. The post's np.where(s < 0.5, 0, 1)
+     * predicts 1 for a NaN. */
+    double x[] = {1, 2, 3, 4}, y[] = {1, 0}, w[] = {NAN, 1};
+    ml_dataset *ds = dataset(2, 2, x, y);
+    mdl *m = make(2, 1e-6);
+    mdl_eval ev = m->ops->evaluate(m, w, ds);
+    cr_assert(isnan(ev.loss));
+    cr_assert_eq(ev.accuracy, 0.5);
+    mdl_destroy(m);
+    ml_dataset_free(ds);
+}
+
+Test(mdl_logreg, empty_batch_gives_a_zero_gradient)
+{
+    double x[] = {1, 2}, y[] = {1}, w[] = {0.5, -0.5};
+    double g[2] = {NAN, 42};
+    ml_dataset *ds = dataset(1, 2, x, y);
+    mdl *m = make(2, 1e-6);
+    m->ops->gradient(m, g, w, ds, NULL, 0);
+    cr_assert_eq(g[0], 0.0);
+    cr_assert_eq(g[1], 0.0);
+    mdl_destroy(m);
+    ml_dataset_free(ds);
+}
+
+Test(mdl_logreg, gradient_is_the_mean_over_the_batch_rows)
+{
+    double x[] = {1, 2, 3, -1, 0.5, 4}, y[] = {1, 0, 1}, w[] = {0.2, -0.1};
+    ml_dataset *ds = dataset(3, 2, x, y);
+    mdl *m = make(2, 1e-6);
+    size_t rows[] = {0, 2};
+    double g[2];
+    m->ops->gradient(m, g, w, ds, rows, 2);
+    for (size_t j = 0; j < 2; j++) {
+        double want = 0;
+        for (size_t k = 0; k < 2; k++) {
+            const double *xi = x + 2 * rows[k];
+            double z = xi[0] * w[0] + xi[1] * w[1];
+            want += -(y[rows[k]] - 1 / (exp(-z) + 1 + 1e-6)) * xi[j] / 2;
+        }
+        cr_assert_lt(fabs(g[j] - want), 1e-15, "%zu: %g vs %g", j, g[j], want);
+    }
+    mdl_destroy(m);
+    ml_dataset_free(ds);
+}
+
+Test(mdl_logreg, init_uniform_draws_in_the_half_open_range)
+{
+    gsl_rng *r1 = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng *r2 = gsl_rng_alloc(gsl_rng_mt19937);
+    double w[1000];
+    mdl_init_uniform(w, 1000, -1, 1, r1);
+    double lo = 1, hi = -1;
+    for (size_t i = 0; i < 1000; i++) {
+        cr_assert(w[i] >= -1 && w[i] < 1);
+        cr_assert_eq(w[i], -1 + 2 * gsl_rng_uniform(r2));
+        lo = fmin(lo, w[i]);
+        hi = fmax(hi, w[i]);
+    }
+    cr_assert(lo < -0.9 && hi > 0.9);
+    gsl_rng_free(r1);
+    gsl_rng_free(r2);
+}
