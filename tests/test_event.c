@@ -170,3 +170,16 @@ Test(sim_loop, reuses_slots_without_growing_in_the_steady_state)
     cr_assert_eq(sim_loop_dispatched(loop), 100 * 31);
     sim_loop_destroy(loop);
 }
+
+Test(sim_loop, a_cancelled_payload_is_freed_exactly_once)
+{
+    sim_loop *loop = sim_loop_create();
+    static trace t;
+    static int payload;
+    freed = 0;
+    sim_event_id a = sim_loop_schedule_owned(loop, 1.0, record, &t, 0, 0,
+                                             &payload, count_free);
+    cr_assert_eq(sim_loop_cancel(loop, a), 1);
+    sim_loop_destroy(loop); /* the cancelled key is still queued */
+    cr_assert_eq(freed, 1);
+}
