@@ -17,7 +17,7 @@
 #include "io/config.h"
 #include "io/store.h"
 #include "ml/model.h"
-#include "run/engine.h"
+#include "run/runner.h"
 
 #ifndef DTSIM_VERSION
 #define DTSIM_VERSION "unknown"
@@ -74,24 +74,6 @@ static const char usage_list[] =
     "\n"
     "Lists the algorithms with their parameters, the models, data formats,\n"
     "partitions, topologies and straggler models.\n";
-
-/* The registry's parameter tables, as the config layer wants them. */
-static cfg_algorithm_spec alg_specs[16];
-static size_t n_alg_specs;
-
-static void build_specs(void)
-{
-    for (size_t i = 0; alg_registry[i]; i++) {
-        if (i >= sizeof alg_specs / sizeof alg_specs[0])
-            SIM_PANIC("too many algorithms for the spec table");
-        alg_specs[i] =
-            (cfg_algorithm_spec){.name = alg_registry[i]->name,
-                                 .summary = alg_registry[i]->summary,
-                                 .params = alg_registry[i]->params,
-                                 .n_params = alg_registry[i]->n_params};
-        n_alg_specs = i + 1;
-    }
-}
 
 static int exit_code_for(int code)
 {
@@ -191,70 +173,26 @@ static void cli_free(cli *c)
     free(c->overrides);
 }
 
-typedef struct job {
-    cfg_experiment *cfg;
-    const alg_ops *ops;
-    eng_data data;
-} job;
-
-/* A config or data file that cannot be read is the user's to fix, like
- * one that can be read but is wrong: both are bad input. */
-static int fail_input(sim_err *err)
-{
-    if (err->code == SIM_EIO)
-        err->code = SIM_EDATA;
-    return fail(err);
-}
-
-/* Loads and validates every config and its data. Returns 0 or an exit
- * code, having printed the error. */
-static int prepare(const cli *c, job *jobs)
+/* Prepares every config before anything runs. Returns 0 or an exit code,
+ * having printed the error. */
+static int prepare(const cli *c, rn_job *jobs)
 {
     sim_err err = {0};
-    for (size_t i = 0; i < c->n_configs; i++) {
-        int rc = cfg_load(c->configs[i], alg_specs, n_alg_specs, c->overrides,
-                          c->n_overrides, &jobs[i].cfg, &err);
-        if (rc)
-            return fail_input(&err);
-        jobs[i].ops = alg_find(jobs[i].cfg->algorithm.name);
-        if (!jobs[i].ops)
-            SIM_PANIC("validated algorithm %s is not registered",
-                      jobs[i].cfg->algorithm.name);
-        if (jobs[i].ops->check && (rc = jobs[i].ops->check(jobs[i].cfg, &err)))
+    for (size_t i = 0; i < c->n_configs; i++)
+        if (rn_job_prepare(&jobs[i], c->configs[i], c->overrides,
+                           c->n_overrides, &err))
             return fail(&err);
-        rc = eng_data_load(jobs[i].cfg, &jobs[i].data, &err);
-        if (rc)
-            return fail_input(&err);
-    }
     return 0;
 }
 
-static void jobs_free(job *jobs, size_t n)
+static void jobs_free(rn_job *jobs, size_t n)
 {
-    for (size_t i = 0; jobs && i < n; i++) {
-        eng_data_free(&jobs[i].data);
-        cfg_experiment_free(jobs[i].cfg);
-    }
+    for (size_t i = 0; jobs && i < n; i++)
+        rn_job_free(&jobs[i]);
     free(jobs);
 }
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-typedef struct summary {
-    int64_t run_id;
-    const char *name, *algorithm;
-    db_status status;
-    double final_accuracy, sim_seconds;
-    int64_t steps;
-    uint64_t bytes;
-} summary;
-
-static void print_table(const summary *s, size_t n)
+static void print_table(const rn_summary *s, size_t n)
 {
     printf("%-6s %-22s %-9s %-9s %8s %8s %12s %14s\n", "run", "name",
            "algorithm", "status", "accuracy", "rounds", "sim_seconds",
@@ -272,58 +210,6 @@ static void print_table(const summary *s, size_t n)
     }
 }
 
-static int run_one(db_store *db, job *j, summary *s, sim_err *err)
-{
-    char *json = cfg_experiment_to_json(j->cfg);
-    if (!json)
-        return sim_err_set(err, SIM_ENOMEM, "out of memory");
-    db_run_info info = {.name = j->cfg->name,
-                        .algorithm = j->cfg->algorithm.name,
-                        .config_json = json,
-                        .seed = j->cfg->seed,
-                        .dtsim_version = DTSIM_VERSION};
-    int64_t run_id;
-    int rc = db_run_begin(db, &info, &run_id, err);
-    free(json);
-    if (rc)
-        return rc;
-
-    double t0 = wall_now();
-    eng_output out;
-    rc = eng_run(j->cfg, j->ops, &j->data, &out, err);
-    if (rc) {
-        /* The run could not start; record why, then report it. */
-        db_run_result r = {.status = DB_STATUS_FAILED,
-                           .error = err->msg,
-                           .final_accuracy = NAN,
-                           .final_loss = NAN};
-        sim_err err2 = {0};
-        db_run_finish(db, run_id, &r, NULL, 0, NULL, 0, NULL, 0, &err2);
-        return rc;
-    }
-    db_run_result r = {.status = out.status,
-                       .error = out.error[0] ? out.error : NULL,
-                       .wall_seconds = wall_now() - t0,
-                       .sim_seconds = out.sim_seconds,
-                       .total_bytes = out.total_bytes,
-                       .total_messages = out.total_messages,
-                       .steps = out.steps,
-                       .final_accuracy = out.final_accuracy,
-                       .final_loss = out.final_loss};
-    rc = db_run_finish(db, run_id, &r, out.metrics, out.n_metrics, out.workers,
-                       out.n_workers, out.events, out.n_events, err);
-    *s = (summary){.run_id = run_id,
-                   .name = j->cfg->name,
-                   .algorithm = j->cfg->algorithm.name,
-                   .status = out.status,
-                   .final_accuracy = out.final_accuracy,
-                   .sim_seconds = out.sim_seconds,
-                   .steps = out.steps,
-                   .bytes = out.total_bytes};
-    eng_output_free(&out);
-    return rc;
-}
-
 static int cmd_run(int argc, char **argv)
 {
     cli c;
@@ -334,8 +220,8 @@ static int cmd_run(int argc, char **argv)
         cli_free(&c);
         return rc;
     }
-    job *jobs = calloc(c.n_configs, sizeof *jobs);
-    summary *sums = calloc(c.n_configs, sizeof *sums);
+    rn_job *jobs = calloc(c.n_configs, sizeof *jobs);
+    rn_summary *sums = calloc(c.n_configs, sizeof *sums);
     db_store *db = NULL;
     sim_err err = {0};
     if (!jobs || !sums) {
@@ -350,7 +236,7 @@ static int cmd_run(int argc, char **argv)
         goto done;
     }
     for (size_t i = 0; i < c.n_configs; i++) {
-        if (run_one(db, &jobs[i], &sums[i], &err)) {
+        if (rn_job_run(&jobs[i], db, DTSIM_VERSION, &sums[i], &err)) {
             fprintf(stderr, "dtsim: %s: %s\n", c.configs[i], err.msg);
             rc = exit_code_for(err.code);
             goto done;
@@ -376,7 +262,7 @@ static int cmd_check(int argc, char **argv)
         cli_free(&c);
         return rc;
     }
-    job *jobs = calloc(c.n_configs, sizeof *jobs);
+    rn_job *jobs = calloc(c.n_configs, sizeof *jobs);
     if (!jobs) {
         cli_free(&c);
         return EXIT_INTERNAL;
@@ -450,7 +336,6 @@ static int cmd_list(int argc, char **argv)
 int main(int argc, char **argv)
 {
     gsl_set_error_handler_off();
-    build_specs();
     if (argc < 2) {
         fputs(usage_main, stderr);
         return EXIT_INPUT;

@@ -1,0 +1,128 @@
+#include "runner.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static cfg_algorithm_spec specs[16];
+static size_t n_specs;
+
+const cfg_algorithm_spec *rn_algorithm_specs(size_t *n)
+{
+    if (n_specs == 0) {
+        for (size_t i = 0; alg_registry[i]; i++) {
+            if (i >= sizeof specs / sizeof specs[0])
+                SIM_PANIC("too many algorithms for the spec table");
+            const alg_ops *a = alg_registry[i];
+            specs[i] = (cfg_algorithm_spec){.name = a->name,
+                                            .summary = a->summary,
+                                            .params = a->params,
+                                            .n_params = a->n_params};
+            n_specs = i + 1;
+        }
+    }
+    *n = n_specs;
+    return specs;
+}
+
+/* A config or data file that cannot be read is the user's to fix, like one
+ * that can be read but is wrong: both are bad input. */
+static int as_input(sim_err *err, int rc)
+{
+    if (rc == SIM_EIO)
+        rc = err->code = SIM_EDATA;
+    return rc;
+}
+
+int rn_job_prepare(rn_job *j, const char *path, const cfg_override *ov,
+                   size_t n_ov, sim_err *err)
+{
+    memset(j, 0, sizeof *j);
+    size_t n;
+    const cfg_algorithm_spec *sp = rn_algorithm_specs(&n);
+    int rc = cfg_load(path, sp, n, ov, n_ov, &j->cfg, err);
+    if (rc)
+        return as_input(err, rc);
+    j->ops = alg_find(j->cfg->algorithm.name);
+    if (!j->ops)
+        SIM_PANIC("validated algorithm %s is not registered",
+                  j->cfg->algorithm.name);
+    if (j->ops->check && (rc = j->ops->check(j->cfg, err)))
+        goto fail;
+    if ((rc = eng_data_load(j->cfg, &j->data, err))) {
+        rc = as_input(err, rc);
+        goto fail;
+    }
+    return 0;
+fail:
+    rn_job_free(j);
+    return rc;
+}
+
+void rn_job_free(rn_job *j)
+{
+    eng_data_free(&j->data);
+    cfg_experiment_free(j->cfg);
+    j->cfg = NULL;
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int rn_job_run(rn_job *j, db_store *db, const char *version, rn_summary *s,
+               sim_err *err)
+{
+    char *json = cfg_experiment_to_json(j->cfg);
+    if (!json)
+        return sim_err_set(err, SIM_ENOMEM, "out of memory");
+    db_run_info info = {.name = j->cfg->name,
+                        .algorithm = j->cfg->algorithm.name,
+                        .config_json = json,
+                        .seed = j->cfg->seed,
+                        .dtsim_version = version};
+    int64_t run_id;
+    int rc = db_run_begin(db, &info, &run_id, err);
+    free(json);
+    if (rc)
+        return rc;
+
+    double t0 = wall_now();
+    eng_output out;
+    rc = eng_run(j->cfg, j->ops, &j->data, &out, err);
+    if (rc) {
+        /* The run could not start; record why, then report it. */
+        db_run_result r = {.status = DB_STATUS_FAILED,
+                           .error = err->msg,
+                           .final_accuracy = NAN,
+                           .final_loss = NAN};
+        sim_err ignored = {0};
+        db_run_finish(db, run_id, &r, NULL, 0, NULL, 0, NULL, 0, &ignored);
+        return rc;
+    }
+    db_run_result r = {.status = out.status,
+                       .error = out.error[0] ? out.error : NULL,
+                       .wall_seconds = wall_now() - t0,
+                       .sim_seconds = out.sim_seconds,
+                       .total_bytes = out.total_bytes,
+                       .total_messages = out.total_messages,
+                       .steps = out.steps,
+                       .final_accuracy = out.final_accuracy,
+                       .final_loss = out.final_loss};
+    rc = db_run_finish(db, run_id, &r, out.metrics, out.n_metrics, out.workers,
+                       out.n_workers, out.events, out.n_events, err);
+    *s = (rn_summary){.run_id = run_id,
+                      .name = j->cfg->name,
+                      .algorithm = j->cfg->algorithm.name,
+                      .status = out.status,
+                      .final_accuracy = out.final_accuracy,
+                      .sim_seconds = out.sim_seconds,
+                      .steps = out.steps,
+                      .bytes = out.total_bytes};
+    eng_output_free(&out);
+    return rc;
+}

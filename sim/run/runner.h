@@ -1,0 +1,51 @@
+/* runner.h: one experiment, from its config file to rows in a database.
+ *
+ * The steps every front end needs (run, check, and later sweeps): load and
+ * validate the config against the algorithm registry, run the algorithm's
+ * own checks, read the data; then, separately, run the experiment and store
+ * it as one run. Preparing never touches a database, so a front end can
+ * prepare every job before it writes anything.
+ * Ownership: a job owns its config and data; rn_job_free releases them. */
+#ifndef DTSIM_RUNNER_H
+#define DTSIM_RUNNER_H
+
+#include <stdint.h>
+
+#include "../../algorithms/alg.h"
+#include "../core/err.h"
+#include "../io/config.h"
+#include "../io/store.h"
+#include "engine.h"
+
+typedef struct rn_job {
+    cfg_experiment *cfg;
+    const alg_ops *ops;
+    eng_data data;
+} rn_job;
+
+typedef struct rn_summary {
+    int64_t run_id;
+    const char *name, *algorithm; /* borrowed from the job's config */
+    db_status status;
+    double final_accuracy, sim_seconds;
+    int64_t steps;
+    uint64_t bytes;
+} rn_summary;
+
+/* The registry's parameter tables in the form cfg_load takes (static). */
+const cfg_algorithm_spec *rn_algorithm_specs(size_t *n);
+
+/* Loads path with the overrides and reads its data into *j. Returns 0, or
+ * SIM_ECONFIG / SIM_EDATA for bad input (a file that cannot be read counts
+ * as bad input), SIM_ENOMEM; *j is then empty. */
+int rn_job_prepare(rn_job *j, const char *path, const cfg_override *ov,
+                   size_t n_ov, sim_err *err);
+void rn_job_free(rn_job *j); /* NULL-safe fields */
+
+/* Runs the job and stores it as one run of db. Returns 0 when the run was
+ * stored (done or diverged, see s->status), or the error that stopped it
+ * (the run is then stored as failed where the database allows). */
+int rn_job_run(rn_job *j, db_store *db, const char *version, rn_summary *s,
+               sim_err *err);
+
+#endif
