@@ -1,26 +1,30 @@
 /* net.c: links, routes, and messages as max-min fair flows.
  *
  * Layout. A network is an array of directed links plus a routing function
- * that writes the link indices from one node to another; net_create_star is
- * one such routing, and other topologies (ring, tree, an explicit graph) only
- * need another routing function and a call to net_create_links.
+ * that writes the link indices from one node to another: the star computes
+ * its routes arithmetically, every other topology is a graph whose routes
+ * come from a breadth-first search per destination, done once.
  *
  * Every message in flight is an xfer record taken from a free list (records
  * live in slabs that never move and are only freed by net_destroy). Each
- * record keeps its own copy of the route, so a topology may route however
- * it likes. A record is either
- *   - a flow: in n->active (start order), sharing bandwidth, or
- *   - propagating: its last byte is sent (or it never was a flow: zero bytes,
- *     no contention) and a delivery event is pending (deliver_id != 0).
+ * record keeps its own copy of the route. A record is either
+ *   - a flow: listed on every link of its route and in the finish heap,
+ *     transmitting at `rate` (0 while a link on its route is down), or
+ *   - propagating: its last byte is sent (or it never was a flow: zero bytes
+ *     or no contention over an up route) and a delivery event is pending.
  *
- * Time with contention. All flows' `remaining` bytes are valid as of
- * n->last_update and decrease linearly at `rate` until the next change; each
- * change (a start or an end) first brings them up to date, then recomputes
- * every rate and re-projects every finish time. Exactly one "step" event is
- * pending in the loop while flows exist: at the earliest projected finish,
- * or at once (delay 0) after a send, so that many sends at the same instant
- * share one recomputation. Remaining bytes are only touched at changes, so an
- * uncontended flow is exact to rounding and closed-form tests hold to 1e-9.
+ * Incremental sharing. A start, an end or a link change marks links dirty;
+ * one "step" event then recomputes the rates of the flows connected to the
+ * dirty links through shared links (the connected component of the
+ * flow-link graph), and only those: max-min rates of one component do not
+ * depend on any other. A flow's `remaining` bytes are valid as of its own
+ * `last_t`, so untouched flows are never visited, and their projected
+ * finish times stay in an indexed heap. A flow event hence costs time in
+ * the size of its component, not in the number of flows in the network.
+ * A send schedules the step at once (delay 0), so that many sends at the
+ * same instant share one recomputation. Remaining bytes are only touched at
+ * changes, so an uncontended flow is exact to rounding and closed-form tests
+ * hold to 1e-9.
  *
  * Ownership: the network borrows the loop (which must outlive it) and the
  * payloads; net_destroy cancels the events it still has in the loop. */
@@ -31,6 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "net_internal.h"
 
 /* A flow whose bytes left at the current rate are within this fraction of
  * its size counts as finished: flows that finish together in exact
@@ -47,39 +53,57 @@
 
 /* Writes the links of the route src -> dst into out (room for cap) and
  * returns the route's length, which may exceed cap: the caller then grows
- * out and asks again. Returns -1 if there is no route. */
-typedef int (*route_fn)(const net *n, int src, int dst, int *out, int cap);
+ * out and asks again. Returns -1 if there is no route, SIM_ENOMEM if the
+ * route table could not be built. */
+typedef int (*route_fn)(net *n, int src, int dst, int *out, int cap);
+
+typedef struct xfer xfer;
 
 typedef struct link_state {
     double latency_s;
     double bandwidth_Bps;
+    int up;
+    int from, to; /* nodes; -1 for the star's switch */
     uint64_t bytes;
+    /* Utilisation, valid as of acc_t: carried bytes and busy time. */
+    double carried, busy_s, acc_t;
+    double load; /* sum of the rates of its flows */
+    xfer **flows;
+    int n_flows, flows_cap;
+    uint64_t mark; /* component search stamp */
+    int dirty;
+    net__claim *claim;
     char name[32];
 } link_state;
 
-typedef struct xfer {
+struct xfer {
     net_msg msg;
+    net_deliver_fn fn; /* delivery callback */
+    void *user;
     int *route; /* route_buf or a heap block kept across reuse */
+    int *slot;  /* slot[k]: position in links[route[k]].flows */
     int route_len, route_cap;
-    int route_buf[ROUTE_INLINE];
+    int route_buf[2 * ROUTE_INLINE];
+    uint64_t seq;     /* start order */
     double latency_s; /* total over the route */
-    double remaining; /* bytes not yet sent, as of n->last_update */
-    double rate;      /* bytes/s; 0 until the first recomputation */
-    double finish_s;  /* projected last byte at the current rate */
+    double remaining; /* bytes not yet sent, as of last_t */
+    double last_t;
+    double rate;     /* bytes/s */
+    double finish_s; /* projected last byte at the current rate */
+    size_t hpos;     /* index in the finish heap */
+    uint64_t mark;
     sim_event_id deliver_id;
-    struct xfer *next_free;
-} xfer;
+    xfer *next_free;
+};
 
-/* A link's fair share when it was last changed; stale once the link
- * changes again (its current share then differs) or has no flows left. */
+/* Scratch space for progressive filling, reused across calls. Per-link
+ * arrays have n_links entries; between calls cnt is all zero, so a call
+ * only touches the links its flows cross. */
 typedef struct share_key {
     double share;
     int link;
 } share_key;
 
-/* Scratch space for progressive filling, reused across calls. Per-link
- * arrays have n_links entries; between calls cnt is all zero, so a call
- * only touches the links its flows cross. */
 typedef struct maxmin_ws {
     int n_links;
     double *rem; /* capacity not yet given out */
@@ -104,25 +128,39 @@ struct net {
     net_deliver_fn deliver;
     void *user;
 
+    /* Graph routing: out[first_out[v] .. first_out[v+1]) are v's outgoing
+     * links, in_[...] likewise incoming; toward[d] (NULL until first
+     * needed) gives, per node, the link to take toward d. */
+    int *first_in, *in_;
+    int **toward;
+    int *bfs_queue;
+
     uint64_t *sent, *received; /* per node, bytes */
     uint64_t total_bytes, total_messages;
+    size_t in_flight;
 
     xfer **slabs;
     int n_slabs;
     xfer *free_list;
 
-    xfer **active; /* flows, in start order */
-    size_t n_active, active_cap;
-    size_t route_total; /* sum of active route lengths */
-    double last_update;
+    size_t n_flows;     /* flows (records on links) */
+    size_t route_total; /* sum of their route lengths */
+    uint64_t next_seq;
+    xfer **heap; /* flows by (finish_s, seq) */
+    size_t heap_cap;
     sim_event_id step_id; /* 0 when no step is pending */
     double step_at;       /* when the pending step fires */
 
-    /* Per active flow, fed to the solver; same capacity as active. */
+    int *dirty;
+    int n_dirty;
+    uint64_t mark;
+    int *lqueue; /* component search, per link */
+    xfer **comp; /* the component's flows, then the finished ones */
+    xfer **done;
     const int **routes;
     int *route_lens;
     double *rates;
-    double *capacity; /* per link */
+    double *capacity; /* per link: bandwidth, 0 when down */
     maxmin_ws ws;
 };
 
@@ -365,6 +403,7 @@ static xfer *xfer_get(net *n)
         n->slabs[n->n_slabs++] = s;
         for (size_t i = count; i-- > 0;) {
             s[i].route = s[i].route_buf;
+            s[i].slot = s[i].route_buf + ROUTE_INLINE;
             s[i].route_cap = ROUTE_INLINE;
             s[i].next_free = n->free_list;
             n->free_list = &s[i];
@@ -389,19 +428,188 @@ static int xfer_route(net *n, xfer *x, int src, int dst)
 {
     int len = n->route(n, src, dst, x->route, x->route_cap);
     if (len > x->route_cap) {
-        int *p = malloc((size_t)len * sizeof *p);
+        int *p = malloc(2 * (size_t)len * sizeof *p);
         if (!p)
             return SIM_ENOMEM;
         if (x->route != x->route_buf)
             free(x->route);
         x->route = p;
+        x->slot = p + len;
         x->route_cap = len;
         len = n->route(n, src, dst, x->route, x->route_cap);
     }
+    if (len == SIM_ENOMEM)
+        return SIM_ENOMEM;
     if (len < 1)
         return SIM_EINVAL;
     x->route_len = len;
     return 0;
+}
+
+/* ---- the finish heap ---------------------------------------------------- */
+
+static inline int flow_before(const xfer *a, const xfer *b)
+{
+    return a->finish_s < b->finish_s ||
+           (a->finish_s == b->finish_s && a->seq < b->seq);
+}
+
+static void heap_place(net *n, size_t i, xfer *x)
+{
+    n->heap[i] = x;
+    x->hpos = i;
+}
+
+static void fheap_up(net *n, size_t i)
+{
+    xfer *x = n->heap[i];
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!flow_before(x, n->heap[p]))
+            break;
+        heap_place(n, i, n->heap[p]);
+        i = p;
+    }
+    heap_place(n, i, x);
+}
+
+static void fheap_down(net *n, size_t i)
+{
+    xfer *x = n->heap[i];
+    size_t len = n->n_flows;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= len)
+            break;
+        if (c + 1 < len && flow_before(n->heap[c + 1], n->heap[c]))
+            c++;
+        if (!flow_before(n->heap[c], x))
+            break;
+        heap_place(n, i, n->heap[c]);
+        i = c;
+    }
+    heap_place(n, i, x);
+}
+
+/* Restores the heap after x's finish time changed. */
+static void fheap_fix(net *n, xfer *x)
+{
+    size_t i = x->hpos;
+    if (i > 0 && flow_before(x, n->heap[(i - 1) / 2]))
+        fheap_up(n, i);
+    else
+        fheap_down(n, i);
+}
+
+/* ---- links and flows ---------------------------------------------------- */
+
+/* Brings a link's utilisation up to now at its current load. */
+static void link_account(link_state *l, double now)
+{
+    double dt = now - l->acc_t;
+    if (dt > 0.0) {
+        l->carried += l->load * dt;
+        if (l->load > 0.0)
+            l->busy_s += dt;
+    }
+    l->acc_t = now;
+}
+
+static void mark_dirty(net *n, int l)
+{
+    if (!n->links[l].dirty) {
+        n->links[l].dirty = 1;
+        n->dirty[n->n_dirty++] = l;
+    }
+}
+
+/* Puts x on its links and in the heap; room was reserved (reserve_flow). */
+static void flow_add(net *n, xfer *x)
+{
+    for (int k = 0; k < x->route_len; k++) {
+        link_state *l = &n->links[x->route[k]];
+        x->slot[k] = l->n_flows;
+        l->flows[l->n_flows++] = x;
+        mark_dirty(n, x->route[k]);
+    }
+    x->seq = n->next_seq++;
+    x->rate = 0.0;
+    x->finish_s = INFINITY;
+    heap_place(n, n->n_flows++, x);
+    fheap_up(n, x->hpos);
+    n->route_total += (size_t)x->route_len;
+}
+
+static void flow_remove(net *n, xfer *x)
+{
+    for (int k = 0; k < x->route_len; k++) {
+        link_state *l = &n->links[x->route[k]];
+        int s = x->slot[k];
+        xfer *last = l->flows[--l->n_flows];
+        if (last != x) {
+            l->flows[s] = last;
+            for (int j = 0; j < last->route_len; j++)
+                if (last->route[j] == x->route[k]) {
+                    last->slot[j] = s;
+                    break;
+                }
+        }
+        mark_dirty(n, x->route[k]);
+    }
+    size_t i = x->hpos;
+    xfer *last = n->heap[--n->n_flows];
+    if (last != x) {
+        heap_place(n, i, last);
+        fheap_fix(n, last);
+    }
+    n->route_total -= (size_t)x->route_len;
+}
+
+/* Room for one more flow of route length len, so that nothing can fail
+ * once a send is committed. */
+static int reserve_flow(net *n, const int *route, int len)
+{
+    for (int k = 0; k < len; k++) {
+        link_state *l = &n->links[route[k]];
+        if (l->n_flows == l->flows_cap) {
+            int cap = l->flows_cap ? 2 * l->flows_cap : 4;
+            xfer **p = realloc(l->flows, (size_t)cap * sizeof *p);
+            if (!p)
+                return SIM_ENOMEM;
+            l->flows = p;
+            l->flows_cap = cap;
+        }
+    }
+    size_t need = n->n_flows + 1;
+    if (need > n->heap_cap) {
+        size_t cap = n->heap_cap ? 2 * n->heap_cap : 64;
+        xfer **h = realloc(n->heap, cap * sizeof *h);
+        if (!h)
+            return SIM_ENOMEM;
+        n->heap = h;
+        xfer **c = realloc(n->comp, cap * sizeof *c);
+        if (!c)
+            return SIM_ENOMEM;
+        n->comp = c;
+        c = realloc(n->done, cap * sizeof *c);
+        if (!c)
+            return SIM_ENOMEM;
+        n->done = c;
+        const int **r = realloc(n->routes, cap * sizeof *r);
+        if (!r)
+            return SIM_ENOMEM;
+        n->routes = r;
+        int *l = realloc(n->route_lens, cap * sizeof *l);
+        if (!l)
+            return SIM_ENOMEM;
+        n->route_lens = l;
+        double *d = realloc(n->rates, cap * sizeof *d);
+        if (!d)
+            return SIM_ENOMEM;
+        n->rates = d;
+        n->heap_cap = cap;
+    }
+    return ws_reserve(&n->ws, need, n->route_total + (size_t)len);
 }
 
 /* ---- the clock ---------------------------------------------------------- */
@@ -415,10 +623,13 @@ static void on_deliver(sim_loop *loop, const sim_event *ev)
     xfer *x = ev->ptr;
     /* Recycle first: the callback may well send the reply at once. */
     net_msg m = x->msg;
+    net_deliver_fn fn = x->fn;
+    void *user = x->user;
     xfer_put(n, x);
     n->received[m.dst] += m.bytes;
-    if (n->deliver)
-        n->deliver(n->user, &m);
+    n->in_flight--;
+    if (fn)
+        fn(user, &m);
 }
 
 static sim_event_id schedule_delivery(net *n, xfer *x, double delay_s)
@@ -433,6 +644,12 @@ static int step_at(net *n, double t)
 {
     if (n->step_id && n->step_at == t)
         return 0;
+    if (t == INFINITY) {
+        if (n->step_id)
+            sim_loop_cancel(n->loop, n->step_id);
+        n->step_id = 0;
+        return 0;
+    }
     double now = sim_loop_now(n->loop);
     sim_event_id id = sim_loop_schedule(n->loop, t > now ? t - now : 0.0,
                                         on_step, n, 0, 0, NULL);
@@ -445,34 +662,82 @@ static int step_at(net *n, double t)
     return 0;
 }
 
-/* New rates for every active flow, then their projected finish times.
- * Recomputing all flows is the simple choice; an incremental version would
- * only revisit the flows connected (through shared links) to the flows that
- * started or ended, and only reschedule if the earliest finish moved. */
-static double reshare(net *n, double now)
+/* New rates for the flows connected to the dirty links, and only those. */
+static void reshare(net *n, double now)
 {
-    for (size_t i = 0; i < n->n_active; i++) {
-        n->routes[i] = n->active[i]->route;
-        n->route_lens[i] = n->active[i]->route_len;
+    int n_q = 0;
+    size_t n_comp = 0;
+    uint64_t stamp = ++n->mark;
+    for (int i = 0; i < n->n_dirty; i++) {
+        int d = n->dirty[i];
+        n->links[d].dirty = 0;
+        if (n->links[d].mark == stamp)
+            continue;
+        n->links[d].mark = stamp;
+        n->lqueue[n_q++] = d;
+        /* The queue grows while it is scanned: a breadth-first search of
+         * the flow-link graph from this dirty link. */
+        for (int q = n_q - 1; q < n_q; q++) {
+            link_state *l = &n->links[n->lqueue[q]];
+            link_account(l, now);
+            for (int j = 0; j < l->n_flows; j++) {
+                xfer *x = l->flows[j];
+                if (x->mark == stamp)
+                    continue;
+                x->mark = stamp;
+                n->comp[n_comp++] = x;
+                for (int k = 0; k < x->route_len; k++) {
+                    int m = x->route[k];
+                    if (n->links[m].mark != stamp) {
+                        n->links[m].mark = stamp;
+                        n->lqueue[n_q++] = m;
+                    }
+                }
+            }
+        }
     }
-    maxmin_solve(&n->ws, n->capacity, (int)n->n_active, n->routes,
-                 n->route_lens, n->rates);
-    double first = INFINITY;
-    for (size_t i = 0; i < n->n_active; i++) {
-        xfer *x = n->active[i];
+    n->n_dirty = 0;
+    for (size_t i = 0; i < n_comp; i++) {
+        xfer *x = n->comp[i];
+        x->remaining -= x->rate * (now - x->last_t);
+        if (x->remaining < 0.0)
+            x->remaining = 0.0;
+        x->last_t = now;
+        n->routes[i] = x->route;
+        n->route_lens[i] = x->route_len;
+    }
+    if (n->contention) {
+        maxmin_solve(&n->ws, n->capacity, (int)n_comp, n->routes, n->route_lens,
+                     n->rates);
+    } else {
+        /* Only waiting messages are flows here: each alone on its route. */
+        for (size_t i = 0; i < n_comp; i++) {
+            double r = INFINITY;
+            for (int k = 0; k < n->route_lens[i]; k++)
+                r = fmin(r, n->capacity[n->routes[i][k]]);
+            n->rates[i] = r;
+        }
+    }
+    for (int q = 0; q < n_q; q++)
+        n->links[n->lqueue[q]].load = 0.0;
+    for (size_t i = 0; i < n_comp; i++) {
+        xfer *x = n->comp[i];
         x->rate = n->rates[i];
-        if (!(x->rate > 0.0))
-            SIM_PANIC("flow %d>%d got rate %g", x->msg.src, x->msg.dst,
-                      x->rate);
-        x->finish_s = now + (x->remaining > 0.0 ? x->remaining : 0.0) / x->rate;
-        if (x->finish_s < first)
-            first = x->finish_s;
+        for (int k = 0; k < x->route_len; k++)
+            n->links[x->route[k]].load += x->rate;
+        x->finish_s = x->rate > 0.0 ? now + x->remaining / x->rate : INFINITY;
+        fheap_fix(n, x);
     }
-    return first;
 }
 
-/* Brings flows up to date, hands finished ones to propagation in start
- * order, and reshares the links among the rest. */
+static int by_seq(const void *a, const void *b)
+{
+    const xfer *x = *(const xfer *const *)a, *y = *(const xfer *const *)b;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Hands finished flows to propagation in start order, then reshares the
+ * links they leave and any other dirty link. */
 static void on_step(sim_loop *loop, const sim_event *ev)
 {
     net *n = ev->obj;
@@ -480,34 +745,40 @@ static void on_step(sim_loop *loop, const sim_event *ev)
     /* The loop adds the delay to its clock, which may round just below the
      * finish time the step was aimed at; the aimed-at flow must finish. */
     double horizon = n->step_at > now ? n->step_at : now;
-    double dt = now - n->last_update;
     n->step_id = 0;
-    n->last_update = now;
 
-    size_t kept = 0;
-    for (size_t i = 0; i < n->n_active; i++) {
-        xfer *x = n->active[i];
+    size_t n_done = 0;
+    while (n->n_flows > 0) {
+        xfer *x = n->heap[0];
+        if (!(x->rate > 0.0))
+            break;
         double left_s = x->finish_s - horizon;
-        int done = x->rate > 0.0 &&
-                   (left_s <= 0.0 ||
-                    left_s * x->rate <= DONE_REL_TOL * (double)x->msg.bytes);
-        if (!done) {
-            x->remaining -= x->rate * dt;
-            n->active[kept++] = x;
-            continue;
-        }
+        if (left_s > 0.0 &&
+            left_s * x->rate > DONE_REL_TOL * (double)x->msg.bytes)
+            break;
+        flow_remove(n, x);
+        n->done[n_done++] = x;
+    }
+    if (n_done > 1)
+        qsort(n->done, n_done, sizeof *n->done, by_seq);
+    for (size_t i = 0; i < n_done; i++) {
+        xfer *x = n->done[i];
         x->remaining = 0.0;
         x->rate = 0.0;
-        n->route_total -= (size_t)x->route_len;
         if (!schedule_delivery(n, x, x->latency_s))
             SIM_PANIC("out of memory scheduling a delivery");
     }
-    n->n_active = kept;
-    if (kept == 0)
-        return;
-    double first = reshare(n, now);
-    if (step_at(n, first) != 0)
+    if (n->n_dirty > 0)
+        reshare(n, now);
+    if (step_at(n, n->n_flows > 0 ? n->heap[0]->finish_s : INFINITY) != 0)
         SIM_PANIC("out of memory scheduling the next flow completion");
+}
+
+/* Something changed on the dirty links: reshare at once (in a step, so
+ * that several changes at one instant share one recomputation). */
+static int changed(net *n)
+{
+    return step_at(n, sim_loop_now(n->loop));
 }
 
 /* ---- construction ------------------------------------------------------- */
@@ -555,19 +826,26 @@ static net *net_create_links(sim_loop *loop, int n_nodes, int n_links,
     n->contention = contention != 0;
     n->deliver = deliver;
     n->user = user;
-    n->last_update = sim_loop_now(loop);
+    n->next_seq = 1;
     n->links = calloc((size_t)n_links, sizeof *n->links);
     n->capacity = malloc((size_t)n_links * sizeof *n->capacity);
+    n->dirty = malloc((size_t)n_links * sizeof *n->dirty);
+    n->lqueue = malloc((size_t)n_links * sizeof *n->lqueue);
     n->sent = calloc((size_t)n_nodes, sizeof *n->sent);
     n->received = calloc((size_t)n_nodes, sizeof *n->received);
-    if (!n->links || !n->capacity || !n->sent || !n->received ||
-        ws_init(&n->ws, n_links) != 0)
+    if (!n->links || !n->capacity || !n->dirty || !n->lqueue || !n->sent ||
+        !n->received || ws_init(&n->ws, n_links) != 0)
         goto nomem;
+    double now = sim_loop_now(loop);
     for (int i = 0; i < n_links; i++) {
-        n->links[i].latency_s = links[i].latency_s;
-        n->links[i].bandwidth_Bps = links[i].bandwidth_Bps;
+        link_state *l = &n->links[i];
+        l->latency_s = links[i].latency_s;
+        l->bandwidth_Bps = links[i].bandwidth_Bps;
+        l->up = 1;
+        l->from = l->to = -1;
+        l->acc_t = now;
         n->capacity[i] = links[i].bandwidth_Bps;
-        snprintf(n->links[i].name, sizeof n->links[i].name, "link%d", i);
+        snprintf(l->name, sizeof l->name, "link%d", i);
     }
     return n;
 
@@ -577,7 +855,7 @@ nomem:
     return NULL;
 }
 
-static int star_route(const net *n, int src, int dst, int *out, int cap)
+static int star_route(net *n, int src, int dst, int *out, int cap)
 {
     (void)n;
     if (cap >= 2) {
@@ -612,11 +890,242 @@ net *net_create_star(sim_loop *loop, int n_nodes,
     if (!n)
         return NULL;
     for (int i = 0; i < n_nodes; i++) {
+        n->links[2 * i].from = n->links[2 * i + 1].to = i;
         snprintf(n->links[2 * i].name, sizeof n->links[2 * i].name,
                  "node%d>switch", i);
         snprintf(n->links[2 * i + 1].name, sizeof n->links[2 * i + 1].name,
                  "switch>node%d", i);
     }
+    return n;
+}
+
+/* The table of links toward dst: a breadth-first search backwards from
+ * dst, scanning each node's incoming links in index order, so that among
+ * equally short routes the choice is fixed. Built on first use. */
+static const int *toward(net *n, int dst)
+{
+    if (n->toward[dst])
+        return n->toward[dst];
+    int *t = malloc((size_t)n->n_nodes * sizeof *t);
+    if (!t)
+        return NULL;
+    for (int v = 0; v < n->n_nodes; v++)
+        t[v] = -1;
+    int head = 0, tail = 0;
+    n->bfs_queue[tail++] = dst;
+    t[dst] = -2;
+    while (head < tail) {
+        int u = n->bfs_queue[head++];
+        for (int i = n->first_in[u]; i < n->first_in[u + 1]; i++) {
+            int l = n->in_[i];
+            int v = n->links[l].from;
+            if (t[v] != -1)
+                continue;
+            t[v] = l;
+            n->bfs_queue[tail++] = v;
+        }
+    }
+    n->toward[dst] = t;
+    return t;
+}
+
+static int graph_route(net *n, int src, int dst, int *out, int cap)
+{
+    const int *t = toward(n, dst);
+    if (!t)
+        return SIM_ENOMEM;
+    int len = 0;
+    for (int v = src; v != dst;) {
+        int l = t[v];
+        if (l < 0)
+            return -1;
+        if (len < cap)
+            out[len] = l;
+        len++;
+        v = n->links[l].to;
+    }
+    return len;
+}
+
+net *net_create_graph(sim_loop *loop, int n_nodes, const net_cable *cables,
+                      int n_cables, const net_opts *opts, sim_err *err)
+{
+    if (n_nodes < 2 || n_cables < 1 || n_cables > INT_MAX / 2 || !cables) {
+        sim_err_set(err, SIM_EINVAL,
+                    "network: need at least 2 nodes and 1 cable");
+        return NULL;
+    }
+    net_link_cfg *links = malloc(2 * (size_t)n_cables * sizeof *links);
+    if (!links) {
+        sim_err_set(err, SIM_ENOMEM, "network: out of memory");
+        return NULL;
+    }
+    for (int c = 0; c < n_cables; c++) {
+        const net_cable *k = &cables[c];
+        if (k->a < 0 || k->a >= n_nodes || k->b < 0 || k->b >= n_nodes ||
+            k->a == k->b) {
+            sim_err_set(err, SIM_EINVAL,
+                        "cables[%d]: expected two distinct nodes in [0, %d), "
+                        "got %d and %d",
+                        c, n_nodes, k->a, k->b);
+            free(links);
+            return NULL;
+        }
+        double rev = k->bandwidth_rev_Bps;
+        if (rev == 0.0)
+            rev = k->bandwidth_Bps;
+        links[2 * c] = (net_link_cfg){k->latency_s, k->bandwidth_Bps};
+        links[2 * c + 1] = (net_link_cfg){k->latency_s, rev};
+        if (check_link(&links[2 * c], "cables", c, err) != 0 ||
+            check_link(&links[2 * c + 1], "cables", c, err) != 0) {
+            free(links);
+            return NULL;
+        }
+    }
+    net *n = net_create_links(loop, n_nodes, 2 * n_cables, links, graph_route,
+                              opts ? opts->contention : 1,
+                              opts ? opts->deliver : NULL,
+                              opts ? opts->user : NULL, err);
+    free(links);
+    if (!n)
+        return NULL;
+    n->first_in = calloc((size_t)n_nodes + 1, sizeof *n->first_in);
+    n->in_ = malloc(2 * (size_t)n_cables * sizeof *n->in_);
+    n->toward = calloc((size_t)n_nodes, sizeof *n->toward);
+    n->bfs_queue = malloc((size_t)n_nodes * sizeof *n->bfs_queue);
+    if (!n->first_in || !n->in_ || !n->toward || !n->bfs_queue) {
+        net_destroy(n);
+        sim_err_set(err, SIM_ENOMEM, "network: out of memory");
+        return NULL;
+    }
+    for (int c = 0; c < n_cables; c++) {
+        int a = cables[c].a, b = cables[c].b;
+        n->links[2 * c].from = a;
+        n->links[2 * c].to = b;
+        n->links[2 * c + 1].from = b;
+        n->links[2 * c + 1].to = a;
+        snprintf(n->links[2 * c].name, sizeof n->links[0].name, "%d>%d", a, b);
+        snprintf(n->links[2 * c + 1].name, sizeof n->links[0].name, "%d>%d", b,
+                 a);
+    }
+    /* Incoming links per node, in increasing link index (counting sort). */
+    for (int l = 0; l < n->n_links; l++)
+        n->first_in[n->links[l].to + 1]++;
+    for (int v = 0; v < n_nodes; v++)
+        n->first_in[v + 1] += n->first_in[v];
+    int *fill = n->bfs_queue; /* borrowed as a cursor per node */
+    for (int v = 0; v < n_nodes; v++)
+        fill[v] = n->first_in[v];
+    for (int l = 0; l < n->n_links; l++)
+        n->in_[fill[n->links[l].to]++] = l;
+    return n;
+}
+
+static int check_common(net_link_cfg link, int n_nodes, int min_nodes,
+                        const char *what, sim_err *err)
+{
+    if (n_nodes < min_nodes)
+        return sim_err_set(err, SIM_EINVAL,
+                           "%s: need at least %d nodes, got %d", what,
+                           min_nodes, n_nodes);
+    return check_link(&link, what, 0, err);
+}
+
+static net_cable cable(int a, int b, net_link_cfg l)
+{
+    return (net_cable){.a = a,
+                       .b = b,
+                       .latency_s = l.latency_s,
+                       .bandwidth_Bps = l.bandwidth_Bps};
+}
+
+net *net_create_ring(sim_loop *loop, int n_nodes, net_link_cfg link,
+                     const net_opts *opts, sim_err *err)
+{
+    if (check_common(link, n_nodes, 2, "ring", err) != 0)
+        return NULL;
+    int nc = n_nodes == 2 ? 1 : n_nodes;
+    net_cable *c = malloc((size_t)nc * sizeof *c);
+    if (!c) {
+        sim_err_set(err, SIM_ENOMEM, "network: out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < nc; i++)
+        c[i] = cable(i, (i + 1) % n_nodes, link);
+    net *n = net_create_graph(loop, n_nodes, c, nc, opts, err);
+    free(c);
+    return n;
+}
+
+net *net_create_tree(sim_loop *loop, int n_nodes, int arity, net_link_cfg link,
+                     const net_opts *opts, sim_err *err)
+{
+    if (check_common(link, n_nodes, 2, "tree", err) != 0)
+        return NULL;
+    if (arity < 1) {
+        sim_err_set(err, SIM_EINVAL, "tree: arity must be >= 1, got %d", arity);
+        return NULL;
+    }
+    net_cable *c = malloc((size_t)(n_nodes - 1) * sizeof *c);
+    if (!c) {
+        sim_err_set(err, SIM_ENOMEM, "network: out of memory");
+        return NULL;
+    }
+    for (int i = 1; i < n_nodes; i++)
+        c[i - 1] = cable(i, (i - 1) / arity, link);
+    net *n = net_create_graph(loop, n_nodes, c, n_nodes - 1, opts, err);
+    free(c);
+    return n;
+}
+
+net *net_create_full(sim_loop *loop, int n_nodes, net_link_cfg link,
+                     const net_opts *opts, sim_err *err)
+{
+    if (check_common(link, n_nodes, 2, "full", err) != 0)
+        return NULL;
+    if (n_nodes > 46341) {
+        sim_err_set(err, SIM_EINVAL, "full: too many nodes (%d)", n_nodes);
+        return NULL;
+    }
+    int nc = n_nodes * (n_nodes - 1) / 2, k = 0;
+    net_cable *c = malloc((size_t)nc * sizeof *c);
+    if (!c) {
+        sim_err_set(err, SIM_ENOMEM, "network: out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < n_nodes; i++)
+        for (int j = i + 1; j < n_nodes; j++)
+            c[k++] = cable(i, j, link);
+    net *n = net_create_graph(loop, n_nodes, c, nc, opts, err);
+    free(c);
+    return n;
+}
+
+net *net_create_hier(sim_loop *loop, int n_racks, int hosts_per_rack,
+                     net_link_cfg host_link, net_link_cfg wan_link,
+                     const net_opts *opts, sim_err *err)
+{
+    if (n_racks < 1 || hosts_per_rack < 1 ||
+        n_racks > (INT_MAX / 4) / hosts_per_rack) {
+        sim_err_set(err, SIM_EINVAL,
+                    "hierarchical: need >= 1 rack and >= 1 host per rack");
+        return NULL;
+    }
+    if (check_link(&host_link, "host_link", 0, err) != 0 ||
+        check_link(&wan_link, "wan_link", 0, err) != 0)
+        return NULL;
+    int H = n_racks * hosts_per_rack, nc = H + n_racks;
+    net_cable *c = malloc((size_t)nc * sizeof *c);
+    if (!c) {
+        sim_err_set(err, SIM_ENOMEM, "network: out of memory");
+        return NULL;
+    }
+    for (int h = 0; h < H; h++)
+        c[h] = cable(h, H + h / hosts_per_rack, host_link);
+    for (int r = 0; r < n_racks; r++)
+        c[H + r] = cable(H + r, H + n_racks, wan_link);
+    net *n = net_create_graph(loop, H + n_racks + 1, c, nc, opts, err);
+    free(c);
     return n;
 }
 
@@ -638,13 +1147,27 @@ void net_destroy(net *n)
         free(n->slabs[s]);
     }
     free(n->slabs);
-    free(n->active);
+    free(n->heap);
+    free(n->comp);
+    free(n->done);
     free(n->routes);
     free(n->route_lens);
     free(n->rates);
     free(n->capacity);
+    free(n->dirty);
+    free(n->lqueue);
     ws_deinit(&n->ws);
+    if (n->links)
+        for (int l = 0; l < n->n_links; l++)
+            free(n->links[l].flows);
     free(n->links);
+    if (n->toward)
+        for (int v = 0; v < n->n_nodes; v++)
+            free(n->toward[v]);
+    free(n->toward);
+    free(n->first_in);
+    free(n->in_);
+    free(n->bfs_queue);
     free(n->sent);
     free(n->received);
     free(n);
@@ -652,35 +1175,89 @@ void net_destroy(net *n)
 
 /* ---- sending ------------------------------------------------------------ */
 
-/* Room for one more flow of route length len, so that nothing can fail
- * once a send is committed. */
-static int reserve_flow(net *n, int len)
+/* Calls the interrupt of every claim on x's route, so that a collective
+ * computed in closed form turns into messages before x shares its links. */
+static void break_claims(net *n, const int *route, int len)
 {
-    size_t need = n->n_active + 1;
-    if (need > n->active_cap) {
-        size_t cap = n->active_cap ? 2 * n->active_cap : 64;
-        xfer **a = realloc(n->active, cap * sizeof *a);
-        if (!a)
-            return SIM_ENOMEM;
-        n->active = a;
-        const int **r = realloc(n->routes, cap * sizeof *r);
-        if (!r)
-            return SIM_ENOMEM;
-        n->routes = r;
-        int *l = realloc(n->route_lens, cap * sizeof *l);
-        if (!l)
-            return SIM_ENOMEM;
-        n->route_lens = l;
-        double *d = realloc(n->rates, cap * sizeof *d);
-        if (!d)
-            return SIM_ENOMEM;
-        n->rates = d;
-        n->active_cap = cap;
+    for (int k = 0; k < len; k++) {
+        net__claim *c = n->links[route[k]].claim;
+        if (c)
+            c->interrupt(c);
     }
-    return ws_reserve(&n->ws, need, n->route_total + (size_t)len);
 }
 
-int net_send(net *n, const net_msg *m)
+void net__charge_sent(net *n, int src, int dst, uint64_t bytes)
+{
+    int buf[ROUTE_INLINE * 4];
+    n->sent[src] += bytes;
+    n->total_bytes += bytes;
+    n->total_messages++;
+    int len = n->route(n, src, dst, buf, (int)(sizeof buf / sizeof *buf));
+    if (len > (int)(sizeof buf / sizeof *buf)) {
+        int *p = malloc((size_t)len * sizeof *p);
+        if (!p)
+            SIM_PANIC("out of memory charging a route");
+        n->route(n, src, dst, p, len);
+        for (int k = 0; k < len; k++)
+            n->links[p[k]].bytes += bytes;
+        free(p);
+        return;
+    }
+    for (int k = 0; k < len; k++)
+        n->links[buf[k]].bytes += bytes;
+}
+
+void net__charge_received(net *n, int dst, uint64_t bytes)
+{
+    n->received[dst] += bytes;
+}
+
+/* The common path of sends and injections: x has its message and route. */
+static int start(net *n, xfer *x, double remaining, double propagate_s,
+                 int charge)
+{
+    double latency = 0.0, bottleneck = INFINITY;
+    for (int k = 0; k < x->route_len; k++) {
+        const link_state *l = &n->links[x->route[k]];
+        latency += l->latency_s;
+        bottleneck = fmin(bottleneck, n->capacity[x->route[k]]);
+    }
+    x->latency_s = latency;
+    x->remaining = remaining;
+    x->last_t = sim_loop_now(n->loop);
+    x->rate = 0.0;
+    x->finish_s = INFINITY;
+
+    int as_flow = remaining > 0.0 && n->contention;
+    if (!(bottleneck > 0.0) && propagate_s < 0.0)
+        as_flow = 1; /* waits for the route to come up */
+    if (!as_flow) {
+        double delay =
+            propagate_s >= 0.0 ? propagate_s : latency + remaining / bottleneck;
+        if (!schedule_delivery(n, x, delay))
+            return SIM_ENOMEM;
+    } else {
+        int rc = reserve_flow(n, x->route, x->route_len);
+        /* Rates change at the step, which first advances the other flows
+         * at their old rates up to now; this flow, at rate 0, stays whole. */
+        if (rc == 0)
+            rc = changed(n);
+        if (rc != 0)
+            return rc;
+        flow_add(n, x);
+    }
+    n->in_flight++;
+    if (charge) {
+        n->sent[x->msg.src] += x->msg.bytes;
+        n->total_bytes += x->msg.bytes;
+        n->total_messages++;
+        for (int k = 0; k < x->route_len; k++)
+            n->links[x->route[k]].bytes += x->msg.bytes;
+    }
+    return 0;
+}
+
+int net_send_to(net *n, const net_msg *m, net_deliver_fn fn, void *user)
 {
     if (!n || !m || m->src < 0 || m->src >= n->n_nodes || m->dst < 0 ||
         m->dst >= n->n_nodes || m->src == m->dst)
@@ -693,47 +1270,184 @@ int net_send(net *n, const net_msg *m)
         xfer_put(n, x);
         return rc;
     }
-    double now = sim_loop_now(n->loop);
-    double latency = 0.0, bottleneck = INFINITY;
-    for (int k = 0; k < x->route_len; k++) {
-        const link_state *l = &n->links[x->route[k]];
-        latency += l->latency_s;
-        if (l->bandwidth_Bps < bottleneck)
-            bottleneck = l->bandwidth_Bps;
+    if (n->contention)
+        break_claims(n, x->route, x->route_len);
+    x->msg = *m;
+    x->msg.sent_at = sim_loop_now(n->loop);
+    x->fn = fn;
+    x->user = user;
+    rc = start(n, x, (double)m->bytes, -1.0, 1);
+    if (rc != 0)
+        xfer_put(n, x);
+    return rc;
+}
+
+int net_send(net *n, const net_msg *m)
+{
+    return net_send_to(n, m, n ? n->deliver : NULL, n ? n->user : NULL);
+}
+
+int net__inject(net *n, const net_msg *m, double remaining, double propagate_s,
+                net_deliver_fn fn, void *user)
+{
+    xfer *x = xfer_get(n);
+    if (!x)
+        return SIM_ENOMEM;
+    int rc = xfer_route(n, x, m->src, m->dst);
+    if (rc != 0) {
+        xfer_put(n, x);
+        return rc;
     }
     x->msg = *m;
-    x->msg.sent_at = now;
-    x->latency_s = latency;
-    x->remaining = (double)m->bytes;
-    x->rate = 0.0;
-    x->finish_s = INFINITY;
+    x->fn = fn;
+    x->user = user;
+    rc = start(n, x, remaining, remaining > 0.0 ? -1.0 : propagate_s, 0);
+    if (rc != 0)
+        xfer_put(n, x);
+    return rc;
+}
 
-    if (!n->contention || m->bytes == 0) {
-        double delay = latency + (double)m->bytes / bottleneck;
-        if (!schedule_delivery(n, x, delay)) {
-            xfer_put(n, x);
-            return SIM_ENOMEM;
-        }
-    } else {
-        rc = reserve_flow(n, x->route_len);
-        /* Rates change at the step, which first advances the other flows
-         * at their old rates up to now; this flow, at rate 0, stays whole. */
-        if (rc == 0)
-            rc = step_at(n, now);
-        if (rc != 0) {
-            xfer_put(n, x);
-            return rc;
-        }
-        n->active[n->n_active++] = x;
-        n->route_total += (size_t)x->route_len;
+int net__claim_links(net *n, const int *links, int n_links, net__claim *c)
+{
+    for (int i = 0; i < n_links; i++) {
+        const link_state *l = &n->links[links[i]];
+        if (l->claim || l->n_flows > 0 || !l->up)
+            return 0;
     }
+    for (int i = 0; i < n_links; i++)
+        n->links[links[i]].claim = c;
+    return 1;
+}
 
-    n->sent[m->src] += m->bytes;
-    n->total_bytes += m->bytes;
-    n->total_messages++;
-    for (int k = 0; k < x->route_len; k++)
-        n->links[x->route[k]].bytes += m->bytes;
+void net__release(net *n, const int *links, int n_links, const net__claim *c)
+{
+    for (int i = 0; i < n_links; i++)
+        if (n->links[links[i]].claim == c)
+            n->links[links[i]].claim = NULL;
+}
+
+int net__contention(const net *n)
+{
+    return n->contention;
+}
+
+/* ---- dynamic links ------------------------------------------------------ */
+
+static int link_ok(const net *n, int link)
+{
+    return n && link >= 0 && link < n->n_links;
+}
+
+/* Applies a change of capacity to link l now. */
+static int set_capacity(net *n, int l, double bandwidth, int up)
+{
+    link_state *s = &n->links[l];
+    if (s->claim)
+        s->claim->interrupt(s->claim);
+    double cap = up ? bandwidth : 0.0;
+    if (s->n_flows > 0 && cap != n->capacity[l]) {
+        /* The step must be in place before anything changes. */
+        if (changed(n) != 0)
+            return SIM_ENOMEM;
+        mark_dirty(n, l);
+    }
+    s->bandwidth_Bps = bandwidth;
+    s->up = up;
+    n->capacity[l] = cap;
     return 0;
+}
+
+int net_link_set_bandwidth(net *n, int link, double bandwidth_Bps)
+{
+    if (!link_ok(n, link) || !(bandwidth_Bps > 0.0) || !isfinite(bandwidth_Bps))
+        return SIM_EINVAL;
+    return set_capacity(n, link, bandwidth_Bps, n->links[link].up);
+}
+
+int net_link_set_up(net *n, int link, int up)
+{
+    if (!link_ok(n, link))
+        return SIM_EINVAL;
+    return set_capacity(n, link, n->links[link].bandwidth_Bps, up != 0);
+}
+
+int net_link_set_latency(net *n, int link, double latency_s)
+{
+    if (!link_ok(n, link) || !(latency_s >= 0.0) || !isfinite(latency_s))
+        return SIM_EINVAL;
+    link_state *s = &n->links[link];
+    if (s->claim)
+        s->claim->interrupt(s->claim);
+    s->latency_s = latency_s;
+    return 0;
+}
+
+int net_link_is_up(const net *n, int link)
+{
+    return link_ok(n, link) ? n->links[link].up : 0;
+}
+
+double net_link_bandwidth(const net *n, int link)
+{
+    return link_ok(n, link) ? n->links[link].bandwidth_Bps : 0.0;
+}
+
+double net_link_latency(const net *n, int link)
+{
+    return link_ok(n, link) ? n->links[link].latency_s : 0.0;
+}
+
+/* A scheduled change: a = link, b = what, ptr unused; the value rides in
+ * the event as the bits of a double. */
+enum { CHANGE_BW, CHANGE_LAT, CHANGE_UP };
+
+static void on_change(sim_loop *loop, const sim_event *ev)
+{
+    (void)loop;
+    net *n = ev->obj;
+    int link = (int)(ev->a & 0x7fffffff);
+    int what = (int)(ev->a >> 32);
+    double v;
+    memcpy(&v, &ev->b, sizeof v);
+    int rc = what == CHANGE_BW    ? net_link_set_bandwidth(n, link, v)
+             : what == CHANGE_LAT ? net_link_set_latency(n, link, v)
+                                  : net_link_set_up(n, link, v != 0.0);
+    if (rc != 0)
+        SIM_PANIC("scheduled change of link %d failed: %d", link, rc);
+}
+
+static int schedule_change(net *n, double delay_s, int link, int what, double v)
+{
+    if (!link_ok(n, link) || !(delay_s >= 0.0) || !isfinite(delay_s))
+        return SIM_EINVAL;
+    int64_t b;
+    memcpy(&b, &v, sizeof b);
+    /* The change event is not tracked: it only touches the network, so it
+     * must not outlive it (schedule changes within the network's life). */
+    return sim_loop_schedule(n->loop, delay_s, on_change, n,
+                             ((int64_t)what << 32) | link, b, NULL)
+               ? 0
+               : SIM_ENOMEM;
+}
+
+int net_link_set_bandwidth_at(net *n, double delay_s, int link,
+                              double bandwidth_Bps)
+{
+    if (!(bandwidth_Bps > 0.0) || !isfinite(bandwidth_Bps))
+        return SIM_EINVAL;
+    return schedule_change(n, delay_s, link, CHANGE_BW, bandwidth_Bps);
+}
+
+int net_link_set_latency_at(net *n, double delay_s, int link, double latency_s)
+{
+    if (!(latency_s >= 0.0) || !isfinite(latency_s))
+        return SIM_EINVAL;
+    return schedule_change(n, delay_s, link, CHANGE_LAT, latency_s);
+}
+
+int net_link_set_up_at(net *n, double delay_s, int link, int up)
+{
+    return schedule_change(n, delay_s, link, CHANGE_UP, up ? 1.0 : 0.0);
 }
 
 /* ---- queries ------------------------------------------------------------ */
@@ -755,6 +1469,51 @@ const char *net_link_name(const net *n, int link)
     return n->links[link].name;
 }
 
+int net_link_ends(const net *n, int link, int *from, int *to)
+{
+    if (!link_ok(n, link))
+        return SIM_EINVAL;
+    if (from)
+        *from = n->links[link].from;
+    if (to)
+        *to = n->links[link].to;
+    return 0;
+}
+
+int net_route_links(net *n, int src, int dst, int *out, int cap)
+{
+    if (!n || src < 0 || src >= n->n_nodes || dst < 0 || dst >= n->n_nodes ||
+        src == dst || cap < 0 || (cap > 0 && !out))
+        return SIM_EINVAL;
+    int len = n->route(n, src, dst, out, cap);
+    return len == -1 ? SIM_EINVAL : len;
+}
+
+int net_route_info(net *n, int src, int dst, double *latency_s,
+                   double *bandwidth_Bps, int *hops)
+{
+    int len = net_route_links(n, src, dst, NULL, 0);
+    if (len < 0)
+        return len;
+    int *r = malloc((size_t)len * sizeof *r);
+    if (!r)
+        return SIM_ENOMEM;
+    net_route_links(n, src, dst, r, len);
+    double lat = 0.0, bw = INFINITY;
+    for (int k = 0; k < len; k++) {
+        lat += n->links[r[k]].latency_s;
+        bw = fmin(bw, n->capacity[r[k]]);
+    }
+    free(r);
+    if (latency_s)
+        *latency_s = lat;
+    if (bandwidth_Bps)
+        *bandwidth_Bps = bw;
+    if (hops)
+        *hops = len;
+    return 0;
+}
+
 uint64_t net_bytes_sent(const net *n, int node)
 {
     return node >= 0 && node < n->n_nodes ? n->sent[node] : 0;
@@ -770,6 +1529,24 @@ uint64_t net_link_bytes(const net *n, int link)
     return link >= 0 && link < n->n_links ? n->links[link].bytes : 0;
 }
 
+double net_link_carried_bytes(const net *n, int link)
+{
+    if (!link_ok(n, link))
+        return 0.0;
+    const link_state *l = &n->links[link];
+    double dt = sim_loop_now(n->loop) - l->acc_t;
+    return l->carried + (dt > 0.0 ? l->load * dt : 0.0);
+}
+
+double net_link_busy_s(const net *n, int link)
+{
+    if (!link_ok(n, link))
+        return 0.0;
+    const link_state *l = &n->links[link];
+    double dt = sim_loop_now(n->loop) - l->acc_t;
+    return l->busy_s + (dt > 0.0 && l->load > 0.0 ? dt : 0.0);
+}
+
 uint64_t net_total_bytes(const net *n)
 {
     return n->total_bytes;
@@ -782,5 +1559,10 @@ uint64_t net_total_messages(const net *n)
 
 size_t net_flows_active(const net *n)
 {
-    return n->n_active;
+    return n->n_flows;
+}
+
+size_t net_messages_in_flight(const net *n)
+{
+    return n->in_flight;
 }

@@ -85,4 +85,112 @@ int net_maxmin_rates(int n_links, const double *capacity, int n_flows,
                      const int *const *routes, const int *route_len,
                      double *rates);
 
+/* ---- topologies --------------------------------------------------------- */
+
+/* Options shared by the topology constructors. deliver may be NULL. */
+typedef struct net_opts {
+    int contention; /* 0: every message takes its idle-route time */
+    net_deliver_fn deliver;
+    void *user;
+} net_opts;
+
+/* A full-duplex cable between nodes a and b: two directed links, a -> b and
+ * b -> a, each with its own capacity. bandwidth_rev_Bps is the b -> a
+ * bandwidth, 0 meaning the same as a -> b. */
+typedef struct net_cable {
+    int a, b;
+    double latency_s;
+    double bandwidth_Bps;
+    double bandwidth_rev_Bps;
+} net_cable;
+
+/* An explicit graph: n_nodes nodes (hosts and switches alike: any node may
+ * send) and n_cables cables; cable c owns link 2c (a -> b) and link 2c+1
+ * (b -> a). Routes are shortest paths by hop count, each computed once, the
+ * first time a message goes to that destination (a breadth-first search from
+ * the destination; among equally short paths the one whose links were found
+ * first, scanning links in index order, wins, so routes are deterministic).
+ * NULL on bad arguments (a node out of range, a cable from a node to itself,
+ * a bad latency or bandwidth) or out of memory; err names the cable. A
+ * message between nodes with no path is refused by net_send (SIM_EINVAL). */
+net *net_create_graph(sim_loop *loop, int n_nodes, const net_cable *cables,
+                      int n_cables, const net_opts *opts, sim_err *err);
+
+/* Ring: cable i joins node i and node (i+1) % n (n >= 2; one cable for 2). */
+net *net_create_ring(sim_loop *loop, int n_nodes, net_link_cfg link,
+                     const net_opts *opts, sim_err *err);
+/* k-ary tree of nodes: node i > 0 hangs below node (i-1)/arity; cable i-1
+ * joins node i to its parent. */
+net *net_create_tree(sim_loop *loop, int n_nodes, int arity, net_link_cfg link,
+                     const net_opts *opts, sim_err *err);
+/* Fully connected: one cable per pair (i < j), in lexicographic order. */
+net *net_create_full(sim_loop *loop, int n_nodes, net_link_cfg link,
+                     const net_opts *opts, sim_err *err);
+/* Hierarchical: n_racks racks of hosts_per_rack hosts. Host h (0 <= h <
+ * n_racks*hosts_per_rack) sits in rack h / hosts_per_rack on a host cable to
+ * the rack's switch, node n_racks*hosts_per_rack + r; every rack switch has
+ * a WAN cable to one core switch, the last node. Cables: hosts first (cable
+ * h), then the WAN cables (cable H + r). Host to host in one rack: 2 host
+ * links; across racks: host, WAN, WAN, host. */
+net *net_create_hier(sim_loop *loop, int n_racks, int hosts_per_rack,
+                     net_link_cfg host_link, net_link_cfg wan_link,
+                     const net_opts *opts, sim_err *err);
+
+/* As net_send, but delivery calls fn(user, m) instead of the network's
+ * deliver callback (fn NULL: no callback at all). Lets a collective or an
+ * algorithm own its messages without a dispatcher. */
+int net_send_to(net *n, const net_msg *m, net_deliver_fn fn, void *user);
+
+/* The route from src to dst: its total latency, its smallest bandwidth
+ * (0 if a link on it is down) and its hop count, any pointer may be NULL.
+ * Returns 0, or SIM_EINVAL (bad ids, src == dst, no path). */
+int net_route_info(net *n, int src, int dst, double *latency_s,
+                   double *bandwidth_Bps, int *hops);
+/* Writes up to cap link ids of the route into out; returns the route's
+ * length (possibly > cap), or a negative SIM_E* code. */
+int net_route_links(net *n, int src, int dst, int *out, int cap);
+
+/* The nodes a link joins (from -> to); SIM_EINVAL for a bad link. */
+int net_link_ends(const net *n, int link, int *from, int *to);
+
+/* ---- dynamic links ------------------------------------------------------ */
+
+/* Changes take effect now (call them from an event handler, or use the
+ * _at variants, which schedule that event). Bandwidth: flows crossing the
+ * link are reshared at once, each keeping the bytes it has sent. Latency:
+ * applies to messages sent from now on; messages already on their way keep
+ * the latency they were sent with.
+ * Down: the link carries nothing; flows crossing it keep their place and
+ * wait at rate 0 (they are not re-routed: routes are fixed), messages sent
+ * over it wait too, and all resume, with the bytes they had left, when the
+ * link comes up. A message already past its last byte (propagating) still
+ * arrives. Without contention, a message sent over a down route waits the
+ * same way and then takes its idle-route time from the moment the route is
+ * up again.
+ * Return 0, SIM_EINVAL (bad link, bandwidth not finite > 0, latency not
+ * finite >= 0, negative delay) or SIM_ENOMEM; nothing changes on failure. */
+int net_link_set_bandwidth(net *n, int link, double bandwidth_Bps);
+int net_link_set_latency(net *n, int link, double latency_s);
+int net_link_set_up(net *n, int link, int up);
+int net_link_is_up(const net *n, int link);
+double net_link_bandwidth(const net *n, int link);
+double net_link_latency(const net *n, int link);
+int net_link_set_bandwidth_at(net *n, double delay_s, int link,
+                              double bandwidth_Bps);
+int net_link_set_latency_at(net *n, double delay_s, int link, double latency_s);
+int net_link_set_up_at(net *n, double delay_s, int link, int up);
+
+/* ---- utilisation -------------------------------------------------------- */
+
+/* Bytes the link has actually carried so far (the integral of its flows'
+ * rates up to now) and the time it has been busy (carrying at a rate > 0).
+ * Sampling them gives a utilisation series: carried bytes between t0 and
+ * t1 over bandwidth * (t1 - t0). Tracked for flows (contention, or messages
+ * that waited for a down link); without contention the other messages are
+ * only charged, as every message, in net_link_bytes. */
+double net_link_carried_bytes(const net *n, int link);
+double net_link_busy_s(const net *n, int link);
+/* Messages accepted but not yet delivered. */
+size_t net_messages_in_flight(const net *n);
+
 #endif
