@@ -6,10 +6,13 @@
  * database is opened, so bad input never leaves rows behind. */
 #include <errno.h>
 #include <gsl/gsl_errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../algorithms/alg.h"
 #include "core/err.h"
@@ -33,11 +36,14 @@ static const char usage_main[] =
     "bytes.\n"
     "\n"
     "commands:\n"
-    "  run CONFIG... [--out DB] [--seed N] [--set PATH=VALUE]... [--quiet]\n"
-    "                 run experiments and store the results in SQLite\n"
+    "  run CONFIG... [--out DB] [--seed N] [--set PATH=VALUE]... [--trace "
+    "FILE]\n"
+    "      [--quiet]  run experiments and store the results in SQLite\n"
     "  check CONFIG... [--set PATH=VALUE]...\n"
     "                 validate configs and their data files, run nothing\n"
     "  list           algorithms and their parameters, models, options\n"
+    "  report DB --html FILE\n"
+    "                 one self-contained HTML page: runs, curves, timeline\n"
     "  help [COMMAND] this text, or a command's\n"
     "  version        print the version\n"
     "\n"
@@ -45,7 +51,7 @@ static const char usage_main[] =
 
 static const char usage_run[] =
     "usage: dtsim run CONFIG... [--out DB] [--seed N] [--set PATH=VALUE]... "
-    "[--quiet]\n"
+    "[--trace FILE] [--quiet]\n"
     "\n"
     "Runs each CONFIG (a JSON experiment) and appends one run per config to "
     "the\n"
@@ -59,7 +65,27 @@ static const char usage_run[] =
     "  --set PATH=VALUE    override a config value, e.g. --set "
     "algorithm.lr=0.05\n"
     "                      or --set network.bandwidth=10Gbps (repeatable)\n"
-    "  --quiet             print nothing on success\n";
+    "  --trace FILE        write each run's timeline in the Chrome "
+    "trace-event\n"
+    "                      format (open in ui.perfetto.dev or "
+    "chrome://tracing);\n"
+    "                      with several configs FILE gets -1, -2, ... before "
+    "its\n"
+    "                      extension, one file per config in order\n"
+    "  --quiet             print nothing on success (on a terminal, run "
+    "prints a\n"
+    "                      line per run as it goes)\n";
+
+static const char usage_report[] =
+    "usage: dtsim report DB --html FILE [--run ID]\n"
+    "\n"
+    "Writes one self-contained HTML page (no network needed) from the results\n"
+    "database DB: the table of runs, test accuracy against simulated time,\n"
+    "bytes and rounds (mean and band over seeds), and the timeline of one run\n"
+    "that recorded events (the last, or --run ID). Draws with the plotting\n"
+    "tool tools/dtsim_report.py, which needs Python 3 with matplotlib "
+    "(Debian:\n"
+    "python3-matplotlib); DTSIM_TOOLS names another tools directory.\n";
 
 static const char usage_check[] =
     "usage: dtsim check CONFIG... [--set PATH=VALUE]...\n"
@@ -101,6 +127,7 @@ typedef struct cli {
     size_t n_overrides;
     const char *out;
     const char *seed;
+    const char *trace;
     int quiet;
     int help;
 } cli;
@@ -149,6 +176,10 @@ static int parse_args(int argc, char **argv, int allow_run_opts,
                 return usage_error(usage,
                                    "--seed %s: expected an integer in 0..2^53",
                                    c->seed);
+        } else if (allow_run_opts && strcmp(a, "--trace") == 0) {
+            if (!has_value || !*argv[i + 1])
+                return usage_error(usage, "%s needs a file path", a);
+            c->trace = argv[++i];
         } else if (allow_run_opts && strcmp(a, "--quiet") == 0) {
             c->quiet = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -209,6 +240,50 @@ static void print_table(const rn_summary *s, size_t n)
     }
 }
 
+/* FILE for one config; FILE-N.ext (N from 1) for the i-th of several, so
+ * that no run's trace overwrites another's. NULL when out of memory. */
+static char *trace_path(const char *path, size_t i, size_t n)
+{
+    size_t len = strlen(path) + 32;
+    char *p = malloc(len);
+    if (!p || n == 1) {
+        if (p)
+            snprintf(p, len, "%s", path);
+        return p;
+    }
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(path, '.');
+    if (!dot || (slash && dot < slash) || dot == path || dot[-1] == '/')
+        dot = path + strlen(path);
+    snprintf(p, len, "%.*s-%zu%s", (int)(dot - path), path, i + 1, dot);
+    return p;
+}
+
+/* Progress on a terminal: a line per run, rewritten when it ends. The
+ * engine has no per-round hook yet, so the line cannot move during a run. */
+static void progress_start(const rn_job *j, size_t i, size_t n)
+{
+    printf("\r\033[K[%zu/%zu] %s (%s, %ld rounds): running", i + 1, n,
+           j->cfg->name, j->cfg->algorithm.name, j->cfg->algorithm.rounds);
+    fflush(stdout);
+}
+
+static void progress_end(const rn_summary *s, size_t i, size_t n,
+                         const char *trace)
+{
+    if (!s) {
+        printf("\r\033[K");
+        fflush(stdout);
+        return;
+    }
+    printf("\r\033[K[%zu/%zu] %s (%s): %s, %lld rounds, %.6g simulated s, "
+           "accuracy %.4f%s%s\n",
+           i + 1, n, s->name, s->algorithm, db_status_name(s->status),
+           (long long)s->steps, s->sim_seconds, s->final_accuracy,
+           trace ? ", trace " : "", trace ? trace : "");
+    fflush(stdout);
+}
+
 static int cmd_run(int argc, char **argv)
 {
     cli c;
@@ -234,8 +309,22 @@ static int cmd_run(int argc, char **argv)
         rc = fail(&err);
         goto done;
     }
+    int progress = !c.quiet && isatty(STDOUT_FILENO);
     for (size_t i = 0; i < c.n_configs; i++) {
-        if (rn_job_run(&jobs[i], db, DTSIM_VERSION, &sums[i], &err)) {
+        char *trace = NULL;
+        if (c.trace && !(trace = trace_path(c.trace, i, c.n_configs))) {
+            rc = EXIT_INTERNAL;
+            fputs("dtsim: out of memory\n", stderr);
+            goto done;
+        }
+        if (progress)
+            progress_start(&jobs[i], i, c.n_configs);
+        int run_rc = rn_job_run_traced(&jobs[i], db, DTSIM_VERSION, trace,
+                                       &sums[i], &err);
+        if (progress)
+            progress_end(run_rc ? NULL : &sums[i], i, c.n_configs, trace);
+        free(trace);
+        if (run_rc) {
             fprintf(stderr, "dtsim: %s: %s\n", c.configs[i], err.msg);
             rc = exit_code_for(err.code);
             goto done;
@@ -332,6 +421,87 @@ static int cmd_list(int argc, char **argv)
     return 0;
 }
 
+/* The tools directory: $DTSIM_TOOLS, else tools/ beside the directory of
+ * the binary (build/dtsim -> tools/), which holds in a checkout. */
+static int tools_dir(char *buf, size_t cap)
+{
+    const char *env = getenv("DTSIM_TOOLS");
+    if (env && *env) {
+        snprintf(buf, cap, "%s", env);
+        return 0;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    /* Truncation would name a wrong directory: refuse instead. */
+    int len = snprintf(buf, cap, "%.*s/../tools", (int)(cap - 16), exe);
+    return len < 0 || (size_t)len >= cap ? -1 : 0;
+}
+
+/* The report is drawn by a Python tool rather than in C: it shares its
+ * plots with tools/dtsim_plot.py, and the simulator needs no plotting
+ * library. The tool's exit status (0, 1, 2) passes through. */
+static int cmd_report(int argc, char **argv)
+{
+    const char *db = NULL, *html = NULL, *run = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage_report, stdout);
+            return 0;
+        } else if (strcmp(a, "--html") == 0 || strcmp(a, "--run") == 0) {
+            if (i + 1 >= argc)
+                return usage_error(usage_report, "%s needs a value", a);
+            *(a[2] == 'h' ? &html : &run) = argv[++i];
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error(usage_report, "unknown option %s", a);
+        } else if (!db) {
+            db = a;
+        } else {
+            return usage_error(usage_report, "unexpected argument %s", a);
+        }
+    }
+    if (!db)
+        return usage_error(usage_report, "%s", "no DB given");
+    if (!html)
+        return usage_error(usage_report, "%s", "--html FILE is required");
+    struct stat st;
+    if (stat(db, &st) != 0) {
+        fprintf(stderr, "dtsim: %s: no such database\n", db);
+        return EXIT_INPUT;
+    }
+    char dir[PATH_MAX], script[PATH_MAX + 32];
+    if (tools_dir(dir, sizeof dir)) {
+        fputs("dtsim: cannot locate the tools directory; set DTSIM_TOOLS\n",
+              stderr);
+        return EXIT_INTERNAL;
+    }
+    snprintf(script, sizeof script, "%s/dtsim_report.py", dir);
+    if (access(script, R_OK) != 0) {
+        fprintf(stderr, "dtsim: %s: report tool not found; set DTSIM_TOOLS\n",
+                script);
+        return EXIT_INTERNAL;
+    }
+    const char *python = getenv("DTSIM_PYTHON");
+    /* Debian's interpreter, where python3-matplotlib installs. */
+    if (!python || !*python)
+        python = "/usr/bin/python3";
+    char *args[] = {(char *)python, script,       (char *)db,
+                    "--html",       (char *)html, run ? "--run" : NULL,
+                    (char *)run,    NULL};
+    fflush(NULL);
+    execv(python, args);
+    fprintf(stderr, "dtsim: %s: cannot run the report tool: %s\n", python,
+            strerror(errno));
+    return EXIT_INTERNAL;
+}
+
 int main(int argc, char **argv)
 {
     gsl_set_error_handler_off();
@@ -346,6 +516,8 @@ int main(int argc, char **argv)
         return cmd_check(argc - 2, argv + 2);
     if (strcmp(cmd, "list") == 0)
         return cmd_list(argc - 2, argv + 2);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("dtsim %s\n", DTSIM_VERSION);
         return 0;
@@ -353,10 +525,11 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
         strcmp(cmd, "-h") == 0) {
         const char *topic = argc > 2 ? argv[2] : "";
-        fputs(strcmp(topic, "run") == 0     ? usage_run
-              : strcmp(topic, "check") == 0 ? usage_check
-              : strcmp(topic, "list") == 0  ? usage_list
-                                            : usage_main,
+        fputs(strcmp(topic, "run") == 0      ? usage_run
+              : strcmp(topic, "check") == 0  ? usage_check
+              : strcmp(topic, "list") == 0   ? usage_list
+              : strcmp(topic, "report") == 0 ? usage_report
+                                             : usage_main,
               stdout);
         return 0;
     }

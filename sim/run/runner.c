@@ -1,5 +1,7 @@
 #include "runner.h"
 
+#include "../io/trace.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,12 @@ static double wall_now(void)
 int rn_job_run(rn_job *j, db_store *db, const char *version, rn_summary *s,
                sim_err *err)
 {
+    return rn_job_run_traced(j, db, version, NULL, s, err);
+}
+
+int rn_job_run_traced(rn_job *j, db_store *db, const char *version,
+                      const char *trace_path, rn_summary *s, sim_err *err)
+{
     char *json = cfg_experiment_to_json(j->cfg);
     if (!json)
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
@@ -91,9 +99,15 @@ int rn_job_run(rn_job *j, db_store *db, const char *version, rn_summary *s,
     if (rc)
         return rc;
 
+    /* Record the timeline for the trace without changing the stored
+     * config (already serialised above) or the rows the user asked for. */
+    int asked = j->cfg->output.events;
+    if (trace_path)
+        j->cfg->output.events = 1;
     double t0 = wall_now();
     eng_output out;
     rc = eng_run(j->cfg, j->ops, &j->data, &out, err);
+    j->cfg->output.events = asked;
     if (rc) {
         /* The run could not start; record why, then report it. */
         db_run_result r = {.status = DB_STATUS_FAILED,
@@ -113,8 +127,19 @@ int rn_job_run(rn_job *j, db_store *db, const char *version, rn_summary *s,
                        .steps = out.steps,
                        .final_accuracy = out.final_accuracy,
                        .final_loss = out.final_loss};
-    rc = db_run_finish(db, run_id, &r, out.metrics, out.n_metrics, out.workers,
-                       out.n_workers, out.events, out.n_events, err);
+    rc =
+        db_run_finish(db, run_id, &r, out.metrics, out.n_metrics, out.workers,
+                      out.n_workers, out.events, asked ? out.n_events : 0, err);
+    if (rc == 0 && trace_path) {
+        trace_run tr = {.run_id = run_id,
+                        .name = j->cfg->name,
+                        .algorithm = j->cfg->algorithm.name,
+                        .events = out.events,
+                        .n_events = out.n_events,
+                        .metrics = out.metrics,
+                        .n_metrics = out.n_metrics};
+        rc = trace_write(trace_path, &tr, NULL, err);
+    }
     *s = (rn_summary){.run_id = run_id,
                       .name = j->cfg->name,
                       .algorithm = j->cfg->algorithm.name,

@@ -48,4 +48,13 @@ void rn_job_free(rn_job *j); /* NULL-safe fields */
 int rn_job_run(rn_job *j, db_store *db, const char *version, rn_summary *s,
                sim_err *err);
 
+/* As rn_job_run, and when trace_path is not NULL also writes the run's
+ * timeline there in the Chrome trace-event format (io/trace.h). The
+ * timeline is recorded for the trace even when the config does not ask for
+ * events; the database then gets no events rows and the stored config is
+ * the one given. A trace that cannot be written is SIM_EIO after the run
+ * was stored. */
+int rn_job_run_traced(rn_job *j, db_store *db, const char *version,
+                      const char *trace_path, rn_summary *s, sim_err *err);
+
 #endif
