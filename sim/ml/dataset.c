@@ -7,6 +7,8 @@
  * the line is what a user opens in an editor. */
 #include "dataset.h"
 
+#include "ml_internal.h"
+
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
@@ -18,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifdef HAVE_ZLIB
+#include <zlib.h>
+#endif
 
 /* ------------------------------------------------------------- helpers */
 
@@ -33,7 +38,7 @@ static gsl_matrix *matrix_alloc(size_t n, size_t d)
     return m;
 }
 
-static ml_dataset *dataset_alloc(size_t n, size_t d)
+ml_dataset *ml_dataset_alloc(size_t n, size_t d)
 {
     ml_dataset *ds = malloc(sizeof *ds);
     if (!ds)
@@ -62,7 +67,7 @@ void ml_dataset_free(ml_dataset *ds)
 /* Reads a whole file into a NUL-terminated buffer (*len excludes the NUL).
  * A regular file is read by one fread of its size plus one byte, so the read
  * that hits end-of-file is the same call. */
-static int read_file(const char *path, char **out, size_t *len, sim_err *err)
+static int read_raw(const char *path, char **out, size_t *len, sim_err *err)
 {
     *out = NULL;
     *len = 0;
@@ -115,6 +120,113 @@ static int read_file(const char *path, char **out, size_t *len, sim_err *err)
     *out = buf;
     *len = n;
     return 0;
+}
+
+#ifdef HAVE_ZLIB
+/* Inflates the gzip member(s) in raw[0..n) into a new NUL-terminated buffer.
+ * The whole file is already in memory, so one inflate over it is the fastest
+ * way through zlib (gzread adds a copy); the trailer's ISIZE (the length mod
+ * 2^32 of the last member) sizes the output, so a single-member file, as
+ * every data set here is, inflates without a reallocation. */
+static int gunzip(const char *path, const unsigned char *raw, size_t n,
+                  char **out, size_t *len, sim_err *err)
+{
+    size_t cap = n >= 18
+                     ? (size_t)raw[n - 4] | (size_t)raw[n - 3] << 8 |
+                           (size_t)raw[n - 2] << 16 | (size_t)raw[n - 1] << 24
+                     : 0;
+    cap = cap + 1 > 4096 ? cap + 1 : 4096;
+    char *buf = malloc(cap);
+    if (!buf)
+        return sim_err_set(err, SIM_ENOMEM, "%s: out of memory", path);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+        free(buf);
+        return sim_err_set(err, SIM_ENOMEM, "%s: out of memory", path);
+    }
+    z.next_in = (unsigned char *)raw;
+    size_t used = 0, in_left = n;
+    int rc = 0;
+    for (;;) {
+        /* zlib counts in uInt: feed at most 1 GiB at a time. */
+        uInt chunk = in_left > (1u << 30) ? (1u << 30) : (uInt)in_left;
+        z.avail_in = chunk;
+        size_t room = cap - 1 - used;
+        z.next_out = (unsigned char *)buf + used;
+        z.avail_out = room > (1u << 30) ? (1u << 30) : (uInt)room;
+        uInt out_before = z.avail_out;
+        int zr = inflate(&z, Z_NO_FLUSH);
+        used += out_before - z.avail_out;
+        in_left -= chunk - z.avail_in;
+        if (zr == Z_STREAM_END) {
+            /* Concatenated members form one file (gzip -c a b). */
+            if (in_left == 0)
+                break;
+            if (inflateReset(&z) != Z_OK) {
+                rc = sim_err_set(err, SIM_EDATA, "%s: corrupt gzip data", path);
+                break;
+            }
+            continue;
+        }
+        if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            rc = sim_err_set(err, SIM_EDATA, "%s: corrupt gzip data: %s", path,
+                             z.msg ? z.msg : "inflate failed");
+            break;
+        }
+        if (zr == Z_BUF_ERROR && in_left == 0 && z.avail_out) {
+            rc = sim_err_set(err, SIM_EDATA,
+                             "%s: truncated gzip data (after %zu bytes of "
+                             "output)",
+                             path, used);
+            break;
+        }
+        if (used == cap - 1) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                rc = sim_err_set(err, SIM_ENOMEM, "%s: out of memory", path);
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    inflateEnd(&z);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[used] = '\0';
+    *out = buf;
+    *len = used;
+    return 0;
+}
+#endif
+
+int ml__read_file(const char *path, char **out, size_t *len, sim_err *err)
+{
+    int rc = read_raw(path, out, len, err);
+    if (rc || *len < 2 || (unsigned char)(*out)[0] != 0x1f ||
+        (unsigned char)(*out)[1] != 0x8b)
+        return rc;
+#ifdef HAVE_ZLIB
+    char *raw = *out;
+    rc = gunzip(path, (const unsigned char *)raw, *len, out, len, err);
+    free(raw);
+    if (rc) {
+        *out = NULL;
+        *len = 0;
+    }
+    return rc;
+#else
+    free(*out);
+    *out = NULL;
+    *len = 0;
+    return sim_err_set(err, SIM_EIO,
+                       "%s: gzip-compressed, and this build has no zlib "
+                       "(rebuild with HAVE_ZLIB, or gunzip the file)",
+                       path);
+#endif
 }
 
 /* --------------------------------------------------------------- CSV */
@@ -238,7 +350,7 @@ int ml_csv_load(const char *path, const ml_csv_opts *opts, ml_dataset **out,
 
     char *buf;
     size_t len;
-    int rc = read_file(path, &buf, &len, err);
+    int rc = ml__read_file(path, &buf, &len, err);
     if (rc)
         return rc;
 
@@ -283,7 +395,7 @@ int ml_csv_load(const char *path, const ml_csv_opts *opts, ml_dataset **out,
                          path, line, o.label_column, cols);
         goto done;
     }
-    ds = dataset_alloc(n, cols - 1);
+    ds = ml_dataset_alloc(n, cols - 1);
     if (!ds) {
         rc = sim_err_set(err, SIM_ENOMEM, "%s: out of memory", path);
         goto done;
@@ -361,7 +473,7 @@ done:
 ml_dataset *ml_dataset_subset(const ml_dataset *src, const size_t *idx,
                               size_t n)
 {
-    ml_dataset *ds = dataset_alloc(n, src->d);
+    ml_dataset *ds = ml_dataset_alloc(n, src->d);
     if (!ds)
         return NULL;
     for (size_t i = 0; i < n; i++) {
@@ -451,6 +563,68 @@ void ml_dataset_standardize(ml_dataset *train, ml_dataset *test)
         SIM_PANIC("standardize: test has %zu columns, train %zu", test->d, d);
     free(varies);
     free(mean);
+}
+
+/* Min-max scaling with train's per-column range, as for standardising:
+ * x' = (x - min) / (max - min), so train lands in [0, 1] and test values
+ * outside train's range land outside it. A constant column becomes 0. */
+void ml_dataset_scale_minmax(ml_dataset *train, ml_dataset *test)
+{
+    size_t n = train->n, d = train->d;
+    if (test && test->d != d)
+        SIM_PANIC("scale_minmax: test has %zu columns, train %zu", test->d, d);
+    if (n == 0)
+        return;
+    double *lo = malloc(2 * d * sizeof *lo);
+    if (!lo)
+        SIM_PANIC("out of memory scaling %zu columns", d);
+    double *inv = lo + d;
+    memcpy(lo, train->X->data, d * sizeof *lo);
+    memcpy(inv, train->X->data, d * sizeof *inv); /* the max, for now */
+    for (size_t i = 1; i < n; i++) {
+        const double *row = train->X->data + i * train->X->tda;
+        for (size_t j = 0; j < d; j++) {
+            lo[j] = row[j] < lo[j] ? row[j] : lo[j];
+            inv[j] = row[j] > inv[j] ? row[j] : inv[j];
+        }
+    }
+    for (size_t j = 0; j < d; j++)
+        inv[j] = inv[j] > lo[j] ? 1.0 / (inv[j] - lo[j]) : 0.0;
+    scale_columns(train, lo, inv);
+    scale_columns(test, lo, inv);
+    free(lo);
+}
+
+int ml_dataset_n_classes(const ml_dataset *ds, size_t *n_classes, sim_err *err)
+{
+    double mx = -1;
+    for (size_t i = 0; i < ds->n; i++) {
+        double y = ds->y[i];
+        if (!(y >= 0 && y <= INT_MAX && y == floor(y)))
+            return sim_err_set(err, SIM_EDATA,
+                               "row %zu: label %g is not an integer >= 0", i,
+                               y);
+        mx = y > mx ? y : mx;
+    }
+    *n_classes = (size_t)(mx + 1);
+    return 0;
+}
+
+gsl_matrix *ml_dataset_one_hot(const ml_dataset *ds, size_t n_classes)
+{
+    gsl_matrix *Y = n_classes ? matrix_alloc(ds->n, n_classes) : NULL;
+    if (!Y)
+        return NULL;
+    for (size_t i = 0; i < ds->n; i++) {
+        double *row = Y->data + i * Y->tda;
+        memset(row, 0, n_classes * sizeof *row);
+        double y = ds->y[i];
+        if (!(y >= 0 && y < (double)n_classes && y == floor(y)))
+            SIM_PANIC("one-hot of label %g with %zu classes (row %zu)", y,
+                      n_classes, i);
+        row[(size_t)y] = 1.0;
+    }
+    return Y;
 }
 
 /* --------------------------------------------------------------- splits */
@@ -558,7 +732,7 @@ int ml_split_from_file(const char *path, size_t n_rows, size_t **train,
     *n_train = *n_test = 0;
     char *buf;
     size_t len;
-    int rc = read_file(path, &buf, &len, err);
+    int rc = ml__read_file(path, &buf, &len, err);
     if (rc)
         return rc;
     seen_at *seen = NULL;

@@ -26,15 +26,20 @@ typedef struct ml_csv_opts {
     char delimiter;   /* ',' */
 } ml_csv_opts;
 
-/* Reads a CSV file of numbers. Every row must have the same number of
- * columns; every label must be an integer >= 0. Errors: SIM_EIO when the file
- * cannot be read (or is a directory), SIM_EDATA for bad content, with a
- * message "FILE:LINE: what" (e.g. "data/x.csv:17: expected 31 columns, got
- * 30"). *out is NULL on failure. */
+/* Reads a CSV file of numbers, plain or gzip-compressed (recognised by its
+ * magic bytes; a build without HAVE_ZLIB gives SIM_EIO for those). Every row
+ * must have the same number of columns; every label must be an integer >= 0.
+ * Errors: SIM_EIO when the file cannot be read (or is a directory), SIM_EDATA
+ * for bad content, with a message "FILE:LINE: what" (e.g. "data/x.csv:17:
+ * expected 31 columns, got 30"). *out is NULL on failure. */
 int ml_csv_load(const char *path, const ml_csv_opts *opts, ml_dataset **out,
                 sim_err *err);
 
 void ml_dataset_free(ml_dataset *ds); /* NULL-safe */
+
+/* An n x d data set with uninitialised features and labels (n may be 0);
+ * NULL when out of memory. */
+ml_dataset *ml_dataset_alloc(size_t n, size_t d);
 
 /* A new data set made of rows idx[0..n-1] of src, in that order; NULL when
  * out of memory. */
@@ -48,6 +53,22 @@ int ml_dataset_add_bias(ml_dataset *ds, sim_err *err);
 /* Standardises every column of train and test with train's mean and
  * standard deviation (population); constant columns are only centred. */
 void ml_dataset_standardize(ml_dataset *train, ml_dataset *test);
+
+/* Scales every column of train and test to [0, 1] by train's minimum and
+ * maximum (test values may fall outside); constant columns become 0. For
+ * images whose pixels are all in 0..255, the IDX loader's own /255 keeps the
+ * pixel scale instead (see loaders.h). */
+void ml_dataset_scale_minmax(ml_dataset *train, ml_dataset *test);
+
+/* 1 + the largest label: SIM_EDATA naming the row when a label is not an
+ * integer >= 0. With labels 0..C-1 this is the n_classes of softmax/mlp. */
+int ml_dataset_n_classes(const ml_dataset *ds, size_t *n_classes, sim_err *err);
+
+/* The n x n_classes one-hot matrix of ds's labels (row i has a 1 in column
+ * y[i]), for code that wants targets as vectors; the models here take the
+ * labels directly. NULL when out of memory. Panics on a label outside
+ * 0..n_classes-1 (check with ml_dataset_n_classes first). */
+gsl_matrix *ml_dataset_one_hot(const ml_dataset *ds, size_t n_classes);
 
 /* Row indices of a train/test split.
  * From a JSON file {"train": [...], "test": [...]} of 0-based row indices

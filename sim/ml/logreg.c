@@ -316,6 +316,12 @@ static int logreg_create(const mdl_opts *opts, mdl **out, sim_err *err)
                            "model logreg: sigmoid_eps must be finite and >= "
                            "0, got %g",
                            eps);
+    /* The bias is a data column here, indistinguishable from a feature, so
+     * a penalty could not leave it out as softmax and mlp do. */
+    if (opts->l1 != 0 || opts->l2 != 0)
+        return sim_err_set(err, SIM_ECONFIG,
+                           "model logreg: l1 and l2 are not supported (use "
+                           "softmax with n_classes 2)");
     logreg *m = calloc(1, sizeof *m);
     if (!m)
         return sim_err_set(err, SIM_ENOMEM, "out of memory creating logreg");

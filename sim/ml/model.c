@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-const mdl_ops *const mdl_registry[] = {&mdl_logreg_ops, NULL};
+const mdl_ops *const mdl_registry[] = {&mdl_logreg_ops, &mdl_softmax_ops,
+                                       &mdl_mlp_ops, NULL};
 
 int mdl_create(const char *name, const mdl_opts *opts, mdl **out, sim_err *err)
 {
@@ -25,7 +26,31 @@ int mdl_create(const char *name, const mdl_opts *opts, mdl **out, sim_err *err)
     if (!opts || opts->d == 0)
         return sim_err_set(err, SIM_ECONFIG,
                            "model %s: input dimension must be >= 1", name);
-    return ops->create(opts, out, err);
+    if (!(opts->init_low <= opts->init_high))
+        return sim_err_set(err, SIM_ECONFIG,
+                           "model %s: init range [%g, %g) is empty", name,
+                           opts->init_low, opts->init_high);
+    int rc = ops->create(opts, out, err);
+    if (rc == 0)
+        (*out)->opts = *opts;
+    return rc;
+}
+
+void mdl_init_params(const mdl *m, double *w, gsl_rng *rng)
+{
+    if (m->ops->init) {
+        m->ops->init(m, w, rng);
+        return;
+    }
+    double lo = m->opts.init_low, hi = m->opts.init_high;
+    if (lo == 0 && hi == 0)
+        lo = -0.05, hi = 0.05;
+    mdl_init_uniform(w, m->ops->n_params(m), lo, hi, rng);
+}
+
+double mdl_penalty(const mdl *m, const double *w)
+{
+    return m->ops->penalty ? m->ops->penalty(m, w) : 0.0;
 }
 
 void mdl_destroy(mdl *m)

@@ -41,24 +41,75 @@ typedef struct mdl_ops {
     /* Accuracy and mean loss of w over all rows of ds. */
     mdl_eval (*evaluate)(mdl *m, const double *w, const ml_dataset *ds);
     void (*destroy)(mdl *m);
+    /* Optional (NULL: uniform in [init_low, init_high) of the options, or
+     * [-0.05, 0.05) when both are 0). Fills w[0..n_params-1] as the options'
+     * init asks, drawing only from rng. Call through mdl_init_params. */
+    void (*init)(const mdl *m, double *w, gsl_rng *rng);
+    /* Optional (NULL: no penalty). The regularisation term that gradient
+     * adds the gradient of and evaluate leaves out, so the objective whose
+     * gradient `gradient` returns is evaluate(rows).loss + penalty(w). */
+    double (*penalty)(const mdl *m, const double *w);
 } mdl_ops;
 
-struct mdl {
-    const mdl_ops *ops;
-};
+/* Hidden-layer activation of the MLP. */
+typedef enum mdl_act {
+    MDL_ACT_RELU = 0, /* max(z, 0); the default */
+    MDL_ACT_TANH = 1,
+} mdl_act;
 
-/* Model options from the config. */
+/* How mdl_init_params fills a parameter block. */
+typedef enum mdl_init_kind {
+    /* The model's own choice: logreg and softmax uniform in
+     * [init_low, init_high); the MLP He for ReLU, Xavier for tanh. */
+    MDL_INIT_DEFAULT = 0,
+    MDL_INIT_UNIFORM = 1, /* weights and biases in [init_low, init_high) */
+    /* Weights uniform in +-sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio,
+     * 2010), biases 0. */
+    MDL_INIT_XAVIER = 2,
+    /* Weights Gaussian with sd sqrt(2 / fan_in) (He et al., 2015), biases 0. */
+    MDL_INIT_HE = 3,
+} mdl_init_kind;
+
+/* Hidden layers an MLP may have. */
+#define MDL_MAX_HIDDEN 8
+
+/* Model options from the config. Every field beyond d has a default at 0, so
+ * a designated initialiser that names only d and sigmoid_eps (as the engine
+ * does for logreg) keeps its meaning. */
 struct mdl_opts {
     size_t d;           /* input dimension, bias column included */
     double sigmoid_eps; /* logreg: sigmoid(z) = 1 / (exp(-z) + 1 + eps) */
+    /* softmax, mlp: labels are 0..n_classes-1; 0 means 2. */
+    size_t n_classes;
+    /* mlp: hidden[0..n_hidden-1] units per hidden layer, input side first;
+     * n_hidden = 0 means one layer of MDL_DEFAULT_HIDDEN units. */
+    size_t n_hidden;
+    size_t hidden[MDL_MAX_HIDDEN];
+    mdl_act activation; /* mlp */
+    /* softmax, mlp: penalty l2/2 |W|^2 + l1 |W|_1 over the weights (never
+     * the biases) added to the mean loss; 0 = none. logreg rejects them. */
+    double l2, l1;
+    mdl_init_kind init;
+    /* MDL_INIT_UNIFORM (and the default of logreg and softmax): the range;
+     * both 0 means [-0.05, 0.05). */
+    double init_low, init_high;
 };
 
-/* Creates the model named `name` ("logreg"). SIM_ECONFIG for an unknown
- * name (the message lists the known ones) or options the model rejects
- * (d = 0; for logreg a negative or non-finite sigmoid_eps), SIM_ENOMEM when
+#define MDL_DEFAULT_HIDDEN 128
+
+struct mdl {
+    const mdl_ops *ops;
+    mdl_opts opts; /* as given to mdl_create, which fills it in */
+};
+
+/* Creates the model named `name` ("logreg", "softmax", "mlp"). SIM_ECONFIG
+ * for an unknown name (the message lists the known ones) or options the model
+ * rejects (d = 0; for logreg a negative or non-finite sigmoid_eps, or l1/l2;
+ * for softmax and mlp n_classes = 1, a negative or non-finite l1/l2, an
+ * unknown activation or init, a hidden layer of 0 units or more than
+ * MDL_MAX_HIDDEN layers; init_low > init_high), SIM_ENOMEM when
  * out of memory; *out is NULL then. */
-int mdl_create(const char *name, const mdl_opts *opts, mdl **out,
-               sim_err *err);
+int mdl_create(const char *name, const mdl_opts *opts, mdl **out, sim_err *err);
 void mdl_destroy(mdl *m); /* NULL-safe */
 
 /* Names of the models, NULL-terminated, for `dtsim list`. */
@@ -66,6 +117,19 @@ extern const mdl_ops *const mdl_registry[];
 
 /* Binary logistic regression, as the post: n_params = d. */
 extern const mdl_ops mdl_logreg_ops;
+
+/* Softmax regression over n_classes: n_params = n_classes (d + 1). */
+extern const mdl_ops mdl_softmax_ops;
+/* Multi-layer perceptron, softmax cross-entropy output. */
+extern const mdl_ops mdl_mlp_ops;
+
+/* Initialises w[0..n_params-1] as m's options ask (see mdl_init_kind). The
+ * draws come from rng only, so a stream gives the same parameters on every
+ * machine. */
+void mdl_init_params(const mdl *m, double *w, gsl_rng *rng);
+
+/* The penalty of w (0 for a model without one). */
+double mdl_penalty(const mdl *m, const double *w);
 
 /* Fills w[0..n-1] uniformly in [low, high) from rng. */
 void mdl_init_uniform(double *w, size_t n, double low, double high,
