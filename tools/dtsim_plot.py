@@ -80,7 +80,10 @@ def style():
 
 
 def save(fig, prefix):
-    """Writes PREFIX.png and PREFIX.svg and returns their paths."""
+    """Writes PREFIX.png and PREFIX.svg and returns their paths; with no
+    prefix returns the figure itself (the HTML report embeds it)."""
+    if prefix is None:
+        return fig
     d = os.path.dirname(prefix)
     if d:
         os.makedirs(d, exist_ok=True)
@@ -162,8 +165,19 @@ def group_runs(runs):
         differ = [p for p in paths
                   if len({f.get(p) for f in flats}) > 1
                   and not p.startswith("network.workers")]
+        # File paths make long labels and rarely are the point of a
+        # comparison: name them only when nothing else differs.
+        plain = [p for p in differ if not p.endswith(("path", "file"))]
+        differ = plain or differ
+
+        def show(p, f):
+            v = f.get(p, "-")
+            if p.endswith(("path", "file")):
+                v = os.path.basename(v.strip('"'))
+            return f"{p.split('.')[-1]}={v}"
+
         for (key, _), f in zip(members, flats):
-            parts = [f"{p.split('.')[-1]}={f.get(p, '-')}" for p in differ[:3]]
+            parts = [show(p, f) for p in differ[:3]]
             labels[key] = f"{name} ({', '.join(parts)})" if parts else name
     return [(labels[k], rs) for k, rs in groups]
 
@@ -286,12 +300,17 @@ def plot_curves(db, runs, prefix, xs=("time", "bytes", "step"), band="minmax",
                      + (f"{smooth_width} points" if smooth_width
                         else "1/60 of the points"))
     note = "; ".join(notes)
-    fig.legend(handles, labels, loc="lower center",
-               ncol=min(len(labels), 4), bbox_to_anchor=(0.5, -0.02 -
-                                                         0.05 * ((len(labels) - 1) // 4)))
+    # As many legend columns as fit under the panels.
+    longest = max(len(lab) for lab in labels)
+    ncol = max(1, min(len(labels), int(4.3 * len(xs) * 11 / (longest + 6))))
+    rows = (len(labels) + ncol - 1) // ncol
+    fig.legend(handles, labels, loc="lower center", ncol=ncol,
+               bbox_to_anchor=(0.5, 0.0))
     if title or note:
         fig.suptitle("  —  ".join(t for t in (title, note) if t), fontsize=10.5)
-    fig.tight_layout(rect=(0, 0.1 + 0.05 * ((len(labels) - 1) // 4), 1, 1))
+    legend_h = 0.25 + 0.2 * rows  # inches
+    fig.set_figheight(3.6 + legend_h)
+    fig.tight_layout(rect=(0, legend_h / (3.6 + legend_h), 1, 1))
     return save(fig, prefix)
 
 
