@@ -1186,12 +1186,13 @@ static void break_claims(net *n, const int *route, int len)
     }
 }
 
-void net__charge_sent(net *n, int src, int dst, uint64_t bytes)
+void net__charge_sent(net *n, int src, int dst, uint64_t bytes,
+                      uint64_t messages)
 {
     int buf[ROUTE_INLINE * 4];
     n->sent[src] += bytes;
     n->total_bytes += bytes;
-    n->total_messages++;
+    n->total_messages += messages;
     int len = n->route(n, src, dst, buf, (int)(sizeof buf / sizeof *buf));
     if (len > (int)(sizeof buf / sizeof *buf)) {
         int *p = malloc((size_t)len * sizeof *p);
@@ -1455,6 +1456,11 @@ int net_link_set_up_at(net *n, double delay_s, int link, int up)
 int net_node_count(const net *n)
 {
     return n->n_nodes;
+}
+
+sim_loop *net_loop(const net *n)
+{
+    return n->loop;
 }
 
 int net_link_count(const net *n)

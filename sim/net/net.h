@@ -60,6 +60,7 @@ void net_destroy(net *n); /* NULL-safe */
 int net_send(net *n, const net_msg *m);
 
 int net_node_count(const net *n);
+sim_loop *net_loop(const net *n); /* the loop it was created on */
 int net_link_count(const net *n);
 /* A name such as "node3>switch" for link i; NULL for a bad link id. */
 const char *net_link_name(const net *n, int link);

@@ -35,8 +35,10 @@ int net__inject(net *n, const net_msg *m, double remaining, double propagate_s,
                 net_deliver_fn fn, void *user);
 
 /* Byte accounting for messages a collective moved in closed form: as
- * net_send (sent, per link, totals, message count) and as a delivery. */
-void net__charge_sent(net *n, int src, int dst, uint64_t bytes);
+ * net_send (sent, per link, totals; `messages` messages of `bytes` bytes in
+ * all) and as a delivery. */
+void net__charge_sent(net *n, int src, int dst, uint64_t bytes,
+                      uint64_t messages);
 void net__charge_received(net *n, int dst, uint64_t bytes);
 
 #endif
