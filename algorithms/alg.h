@@ -60,6 +60,20 @@ typedef struct alg_ops {
     /* A message arrived at m->dst. */
     void (*on_message)(alg *a, alg_ctx *ctx, const alg_msg *m);
     void (*destroy)(alg *a); /* NULL-safe */
+
+    /* Failures (config $.cluster.crash). A crashed worker's pending
+     * computation is lost, it sends nothing and what is sent to it (or was
+     * in flight when it crashed) is lost; the algorithm hears nothing of
+     * the crash itself, exactly as a server would not. */
+    /* Optional (NULL: the worker stays idle until someone sends to it).
+     * The worker is back with no state; the algorithm decides what it
+     * pulls (typically a fresh copy of the global model). */
+    void (*on_recover)(alg *a, alg_ctx *ctx, int worker);
+    /* Optional (NULL: the algorithm keeps waiting, and a run that cannot go
+     * on ends as failed). Called when $.cluster.on_crash is "drop" and the
+     * worker has stayed down for drop_timeout: the algorithm should stop
+     * waiting for it. It may come back later (on_recover). */
+    void (*on_worker_lost)(alg *a, alg_ctx *ctx, int worker);
 } alg_ops;
 
 /* ---- the registry ---- */
@@ -100,8 +114,18 @@ size_t alg_ctx_sample_batch(alg_ctx *ctx, int worker);
 void alg_ctx_gradient(alg_ctx *ctx, int worker, const double *w, double *grad);
 
 /* Occupies worker for the time n_samples examples take (plus its straggler
- * delays), then calls on_compute_done(worker, tag). */
+ * delays), then calls on_compute_done(worker, tag). A worker computes one
+ * thing at a time: work asked for while it is busy starts when the work
+ * before it ends. */
 void alg_ctx_compute(alg_ctx *ctx, int worker, size_t n_samples, int64_t tag);
+
+/* Occupies worker for `seconds` of simulated time (no straggler delays:
+ * a fixed cost such as a memory access), then calls on_compute_done(worker,
+ * tag). Queues behind work the worker already has, like alg_ctx_compute. */
+void alg_ctx_busy(alg_ctx *ctx, int worker, double seconds, int64_t tag);
+
+/* Whether worker is down (crashed and not yet recovered). */
+int alg_ctx_worker_down(const alg_ctx *ctx, int worker);
 
 /* Sends a copy of data[0..n-1] from node src to node dst; the bytes charged
  * are n times the configured value size plus the header. The receiver sees
@@ -110,12 +134,16 @@ void alg_ctx_send(alg_ctx *ctx, int src, int dst, alg_msg_kind kind,
                   int64_t tag, const double *data, size_t n);
 
 /* Offers the global model after `step` rounds/updates. The simulator records
- * a metrics row when step is an evaluation point (or final != 0) and stops
- * the run if the model has diverged (non-finite values or loss). */
+ * a metrics row when step is an evaluation point (every N steps, and/or the
+ * first step at or after each multiple of T simulated seconds; or final !=
+ * 0) and stops the run if the model has diverged (non-finite values or
+ * loss). Asynchronous algorithms call it after every server update. */
 void alg_ctx_evaluate(alg_ctx *ctx, int64_t step, const double *w, int final);
 
-/* Counts one model update contributed by worker, with its staleness (0 for
- * synchronous algorithms). */
+/* Counts one model update contributed by worker, with its staleness: the
+ * server's model version when the update is applied minus the version the
+ * contribution was computed on (0 for synchronous algorithms). Feeds the
+ * workers table and the staleness histogram. */
 void alg_ctx_count_update(alg_ctx *ctx, int worker, int64_t staleness);
 
 /* Ends the run after the current event. */

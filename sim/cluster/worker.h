@@ -3,13 +3,24 @@
  * A step's compute time is its work divided by the worker's speed:
  *   base  = n_samples * seconds_per_sample            (or)
  *           n_samples * flops_per_sample / flops_per_second
- *   time  = base / speed * slowdown + extra
+ *   time  = base / speed * slowdown * trace_factor, stretched by slow
+ *           periods, + extra
  * where speed is the worker's heterogeneity factor, slowdown a fixed factor
- * for named stragglers, and extra a random delay per step drawn from the
- * worker's own straggler stream (none, or exponential with a given mean).
+ * for named stragglers, trace_factor the factor a trace file last set, and
+ * extra a random delay per step drawn from the worker's own straggler stream
+ * (see wk_delay) plus any delay a trace file queued for the next step.
+ *
+ * Transient slow periods are an on/off Markov process per worker: normal
+ * periods last Exp(mean_normal) seconds, slow periods Exp(mean_slow), and in
+ * a slow period work progresses `factor` times slower. The process starts in
+ * a normal period at time 0 and its switching times are drawn lazily from a
+ * stream of its own, so it depends on simulated time only, never on how
+ * often the worker happens to compute. A step that spans a switch is
+ * stretched exactly by the part of it that falls in slow time.
+ *
  * The worker knows nothing of networks or algorithms; the engine turns the
  * time into an event on the clock.
- * Ownership: wk_init allocates the straggler stream; wk_deinit frees it. */
+ * Ownership: wk_init allocates the streams; wk_deinit frees them. */
 #ifndef DTSIM_WORKER_H
 #define DTSIM_WORKER_H
 
@@ -17,7 +28,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum wk_delay { WK_DELAY_NONE, WK_DELAY_EXPONENTIAL } wk_delay;
+typedef enum wk_delay {
+    WK_DELAY_NONE,
+    WK_DELAY_EXPONENTIAL, /* mean */
+    WK_DELAY_LOGNORMAL,   /* mean, sd */
+    WK_DELAY_PARETO,      /* mean, shape > 1 (scale = mean (shape-1)/shape) */
+    WK_DELAY_GAMMA,       /* mean, sd */
+    WK_DELAY_MIXTURE      /* two points: long_s with probability p, else
+                             short_s (rare long stalls) */
+} wk_delay;
+
+/* A delay distribution, parameterised by the moments users think in. */
+typedef struct wk_delay_params {
+    wk_delay dist;
+    double mean_s;          /* exponential, lognormal, pareto, gamma */
+    double sd_s;            /* lognormal, gamma: > 0 */
+    double shape;           /* pareto: > 1 */
+    double p;               /* mixture: probability of the long value */
+    double short_s, long_s; /* mixture */
+} wk_delay_params;
+
+typedef struct wk_slow_params {
+    double mean_slow_s, mean_normal_s; /* both > 0 when enabled */
+    double factor;                     /* >= 1; 0 or 1 disables */
+} wk_slow_params;
 
 typedef struct wk_params {
     double seconds_per_sample; /* > 0, or 0 when flops are used */
@@ -25,14 +59,23 @@ typedef struct wk_params {
     double flops_per_second;
     double speed;    /* > 0 */
     double slowdown; /* >= 1 */
-    wk_delay delay;
-    double delay_mean_s;
+    wk_delay_params delay;
+    wk_slow_params slow;
 } wk_params;
 
 typedef struct wk_worker {
     int id;
     wk_params p;
-    gsl_rng *straggler_rng; /* owned */
+    gsl_rng *straggler_rng; /* owned: per-step delays */
+    gsl_rng *slow_rng;      /* owned, NULL without slow periods */
+
+    /* The slow-period process: state in [period_start, period_end). */
+    int slow;
+    double period_start, period_end;
+
+    /* Set by a trace file. */
+    double trace_factor;  /* multiplies compute time; 1 by default */
+    double trace_extra_s; /* added to the next step, then cleared */
 
     /* Accounting, seconds of simulated time. */
     double compute_s;
@@ -44,12 +87,20 @@ typedef struct wk_worker {
     int64_t staleness_max;
 } wk_worker;
 
-/* Returns 0, or -1 when the stream cannot be allocated. */
+/* Returns 0, or -1 when a stream cannot be allocated. */
 int wk_init(wk_worker *w, int id, const wk_params *p, uint64_t master_seed);
 void wk_deinit(wk_worker *w);
 
-/* The simulated seconds of one step over n_samples examples; draws the
- * random extra delay, if any, from the worker's stream. */
-double wk_step_seconds(wk_worker *w, size_t n_samples);
+/* The simulated seconds of one step over n_samples examples that starts at
+ * simulated time `start`; draws the random extra delay, if any, from the
+ * worker's stream. Calls must come with non-decreasing start times. */
+double wk_step_seconds(wk_worker *w, size_t n_samples, double start);
+
+/* One draw of the delay distribution (0 for WK_DELAY_NONE). */
+double wk_delay_draw(const wk_delay_params *d, gsl_rng *r);
+
+/* The stream index of worker id's slow-period process within the straggler
+ * kind: far above any worker index, so it never meets a delay stream. */
+#define WK_SLOW_STREAM_BASE ((uint64_t)1 << 40)
 
 #endif

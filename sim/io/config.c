@@ -859,36 +859,122 @@ static int slowdown_entry(ctx *cx, const cJSON *o, size_t i, size_t *seen,
     return 0;
 }
 
+static const char *const delay_names[] = {
+    "none", "exponential", "lognormal", "pareto", "gamma", "mixture", NULL};
+
+/* Which keys each distribution takes besides "distribution"; any other is
+ * an error, so a misplaced parameter is never silently ignored. */
+static const char *const delay_keys[][4] = {
+    [CFG_DELAY_NONE] = {NULL},
+    [CFG_DELAY_EXPONENTIAL] = {"mean", NULL},
+    [CFG_DELAY_LOGNORMAL] = {"mean", "sd", NULL},
+    [CFG_DELAY_PARETO] = {"mean", "shape", NULL},
+    [CFG_DELAY_GAMMA] = {"mean", "sd", NULL},
+    [CFG_DELAY_MIXTURE] = {"p", "short", "long", NULL},
+};
+
+static int delay_takes(int dist, const char *key)
+{
+    for (size_t i = 0; delay_keys[dist][i]; i++)
+        if (strcmp(delay_keys[dist][i], key) == 0)
+            return 1;
+    return 0;
+}
+
 static int parse_delay(ctx *cx, const cJSON *o, cfg_experiment *e)
 {
-    static const char *const known[] = {"distribution", "mean", NULL};
-    static const char *const dists[] = {"none", "exponential", NULL};
+    static const char *const known[] = {
+        "distribution", "mean", "sd", "shape", "p", "short", "long", NULL};
     int dist = 0;
     TRY(check_keys(cx, o, known));
     if (!o)
         return 0;
     if (!get(o, "distribution"))
         return missing(cx, "distribution");
-    TRY(field_choice(cx, o, "distribution", dists, &dist));
+    TRY(field_choice(cx, o, "distribution", delay_names, &dist));
     e->cluster.delay = (cfg_delay_dist)dist;
-    if (e->cluster.delay == CFG_DELAY_NONE) {
-        if (get(o, "mean")) {
-            path_push_key(cx, "mean");
-            return fail(cx, "not used with distribution \"none\"");
-        }
-        return 0;
+    for (const cJSON *c = o->child; c; c = c->next) {
+        if (strcmp(c->string, "distribution") == 0 ||
+            delay_takes(dist, c->string))
+            continue;
+        path_push_key(cx, c->string);
+        return fail(cx, "not used with distribution \"%s\"", delay_names[dist]);
     }
-    if (!get(o, "mean"))
-        return fail(cx, "missing required key \"mean\" (for \"%s\")",
-                    dists[dist]);
-    return field_unit(cx, o, "mean", UNIT_DURATION, 0,
-                      &e->cluster.delay_mean_s);
+    for (size_t i = 0; delay_keys[dist][i]; i++) {
+        const char *k = delay_keys[dist][i];
+        if (!get(o, k) && strcmp(k, "short") != 0)
+            return fail(cx, "missing required key \"%s\" (for \"%s\")", k,
+                        delay_names[dist]);
+    }
+    TRY(field_unit(cx, o, "mean", UNIT_DURATION, 0, &e->cluster.delay_mean_s));
+    TRY(field_unit(cx, o, "sd", UNIT_DURATION, 0, &e->cluster.delay_sd_s));
+    TRY(field_double(cx, o, "shape", above(1), &e->cluster.delay_shape));
+    TRY(field_double(cx, o, "p", closed(0, 1), &e->cluster.delay_p));
+    TRY(field_unit(cx, o, "short", UNIT_DURATION, 1,
+                   &e->cluster.delay_short_s));
+    TRY(field_unit(cx, o, "long", UNIT_DURATION, 0, &e->cluster.delay_long_s));
+    if (dist == CFG_DELAY_MIXTURE &&
+        !(e->cluster.delay_short_s < e->cluster.delay_long_s)) {
+        char want[64], other[32];
+        fmt_exact(e->cluster.delay_short_s, other, sizeof other);
+        snprintf(want, sizeof want, "a duration > short (%s s)", other);
+        path_push_key(cx, "long");
+        return expected(cx, want, get(o, "long"));
+    }
+    return 0;
+}
+
+static int parse_slow_periods(ctx *cx, const cJSON *o, cfg_experiment *e)
+{
+    static const char *const known[] = {"factor", "mean_slow", "mean_normal",
+                                        NULL};
+    TRY(check_keys(cx, o, known));
+    if (!o)
+        return 0;
+    for (size_t i = 0; known[i]; i++)
+        if (!get(o, known[i]))
+            return missing(cx, known[i]);
+    TRY(field_double(cx, o, "factor", at_least(1),
+                     &e->cluster.slow_periods.factor));
+    TRY(field_unit(cx, o, "mean_slow", UNIT_DURATION, 0,
+                   &e->cluster.slow_periods.mean_slow_s));
+    TRY(field_unit(cx, o, "mean_normal", UNIT_DURATION, 0,
+                   &e->cluster.slow_periods.mean_normal_s));
+    return 0;
+}
+
+static int crash_entry(ctx *cx, const cJSON *o, size_t i, size_t *seen,
+                       cfg_experiment *e)
+{
+    static const char *const known[] = {"worker", "at", "rate", "recover_after",
+                                        NULL};
+    cfg_crash *c = &e->cluster.crashes[i];
+    int which = 0;
+    if (!cJSON_IsObject(o))
+        return expected(cx, "an object", o);
+    TRY(check_keys(cx, o, known));
+    TRY(entry_worker(cx, o, e->cluster.workers, i, seen, &c->worker));
+    TRY(one_of(cx, o, "at", "rate", &which));
+    c->at_s = -1;
+    c->rate = 0;
+    c->recover_after_s = -1;
+    if (which == 0)
+        TRY(field_unit(cx, o, "at", UNIT_DURATION, 1, &c->at_s));
+    else
+        TRY(field_double(cx, o, "rate", above(0), &c->rate));
+    TRY(field_unit(cx, o, "recover_after", UNIT_DURATION, 1,
+                   &c->recover_after_s));
+    e->cluster.n_crashes = i + 1;
+    return 0;
 }
 
 static int parse_cluster(ctx *cx, const cJSON *o, cfg_experiment *e)
 {
-    static const char *const known[] = {"workers",  "compute", "speed",
-                                        "slowdown", "delay",   NULL};
+    static const char *const known[] = {"workers",  "compute",  "speed",
+                                        "slowdown", "delay",    "slow_periods",
+                                        "crash",    "on_crash", "drop_timeout",
+                                        "trace",    NULL};
+    static const char *const policies[] = {"wait", "drop", NULL};
     TRY(check_keys(cx, o, known));
     TRY(field_int(cx, o, "workers", closed(1, 100000), &e->cluster.workers));
     TRY(section(cx, o, "compute", parse_compute, e));
@@ -907,6 +993,34 @@ static int parse_cluster(ctx *cx, const cJSON *o, cfg_experiment *e)
     TRY(rc);
     TRY(parse_list(cx, o, "slowdown", slowdown_entry, e));
     TRY(section(cx, o, "delay", parse_delay, e));
+    TRY(section(cx, o, "slow_periods", parse_slow_periods, e));
+
+    const cJSON *crash = get(o, "crash");
+    if (cJSON_IsArray(crash) && cJSON_GetArraySize(crash) > 0) {
+        e->cluster.crashes = calloc((size_t)cJSON_GetArraySize(crash),
+                                    sizeof *e->cluster.crashes);
+        if (!e->cluster.crashes)
+            return fail_nomem(cx);
+    }
+    TRY(parse_list(cx, o, "crash", crash_entry, e));
+
+    int policy = 0;
+    TRY(field_choice(cx, o, "on_crash", policies, &policy));
+    e->cluster.on_crash = (cfg_on_crash)policy;
+    if (get(o, "drop_timeout") && policy != CFG_ON_CRASH_DROP) {
+        path_push_key(cx, "drop_timeout");
+        return fail(cx, "only used with \"on_crash\": \"drop\"");
+    }
+    TRY(field_unit(cx, o, "drop_timeout", UNIT_DURATION, 1,
+                   &e->cluster.drop_timeout_s));
+
+    TRY(field_string(cx, o, "trace", &e->cluster.trace));
+    if (e->cluster.trace) {
+        e->cluster.trace_resolved_path =
+            resolve_path(e->source_path, e->cluster.trace);
+        if (!e->cluster.trace_resolved_path)
+            return fail_nomem(cx);
+    }
     return 0;
 }
 
@@ -975,9 +1089,20 @@ static int parse_network(ctx *cx, const cJSON *o, cfg_experiment *e)
 
 static int parse_evaluation(ctx *cx, const cJSON *o, cfg_experiment *e)
 {
-    static const char *const known[] = {"every", "train_loss", NULL};
+    static const char *const known[] = {"every", "every_seconds", "train_loss",
+                                        NULL};
     TRY(check_keys(cx, o, known));
-    TRY(field_long(cx, o, "every", at_least(1), &e->evaluation.every));
+    /* Given alone, every_seconds replaces the default of every step. */
+    if (get(o, "every_seconds") && !get(o, "every"))
+        e->evaluation.every = 0;
+    TRY(field_unit(cx, o, "every_seconds", UNIT_DURATION, 1,
+                   &e->evaluation.every_seconds));
+    TRY(field_long(cx, o, "every", at_least(0), &e->evaluation.every));
+    if (e->evaluation.every == 0 && e->evaluation.every_seconds == 0) {
+        path_push_key(cx, get(o, "every") ? "every" : "every_seconds");
+        return fail(cx, "expected \"every\" >= 1 or \"every_seconds\" > 0: "
+                        "the run would never be evaluated");
+    }
     TRY(field_bool(cx, o, "train_loss", &e->evaluation.train_loss));
     return 0;
 }
@@ -1009,6 +1134,8 @@ static void set_defaults(cfg_experiment *e)
     e->cluster.compute = CFG_COMPUTE_SECONDS_PER_SAMPLE;
     e->cluster.seconds_per_sample = 1e-5;
     e->cluster.delay = CFG_DELAY_NONE;
+    e->cluster.slow_periods.factor = 1;
+    e->cluster.on_crash = CFG_ON_CRASH_WAIT;
     e->network.topology = CFG_TOPOLOGY_STAR;
     e->network.contention = 1;
     e->network.value_bytes = 8;
@@ -1361,6 +1488,9 @@ void cfg_experiment_free(cfg_experiment *e)
     free(e->data.split_resolved_path);
     free(e->cluster.speed);
     free(e->cluster.slowdown);
+    free(e->cluster.crashes);
+    free(e->cluster.trace);
+    free(e->cluster.trace_resolved_path);
     free(e->network.workers);
     free(e);
 }
@@ -1499,12 +1629,42 @@ char *cfg_experiment_to_json(const cfg_experiment *e)
         put_num(s, "factor", e->cluster.slowdown[i], &bad);
     }
     sub = put_new(o, "delay", 0, &bad);
-    if (e->cluster.delay == CFG_DELAY_EXPONENTIAL) {
-        put_str(sub, "distribution", "exponential", &bad);
-        put_num(sub, "mean", e->cluster.delay_mean_s, &bad);
-    } else {
-        put_str(sub, "distribution", "none", &bad);
+    put_str(sub, "distribution", delay_names[e->cluster.delay], &bad);
+    for (size_t i = 0; delay_keys[e->cluster.delay][i]; i++) {
+        const char *k = delay_keys[e->cluster.delay][i];
+        double v = strcmp(k, "mean") == 0    ? e->cluster.delay_mean_s
+                   : strcmp(k, "sd") == 0    ? e->cluster.delay_sd_s
+                   : strcmp(k, "shape") == 0 ? e->cluster.delay_shape
+                   : strcmp(k, "p") == 0     ? e->cluster.delay_p
+                   : strcmp(k, "short") == 0 ? e->cluster.delay_short_s
+                                             : e->cluster.delay_long_s;
+        put_num(sub, k, v, &bad);
     }
+    if (e->cluster.slow_periods.factor > 1) {
+        sub = put_new(o, "slow_periods", 0, &bad);
+        put_num(sub, "factor", e->cluster.slow_periods.factor, &bad);
+        put_num(sub, "mean_slow", e->cluster.slow_periods.mean_slow_s, &bad);
+        put_num(sub, "mean_normal", e->cluster.slow_periods.mean_normal_s,
+                &bad);
+    }
+    arr = put_new(o, "crash", 1, &bad);
+    for (size_t i = 0; i < e->cluster.n_crashes; i++) {
+        const cfg_crash *c = &e->cluster.crashes[i];
+        cJSON *s = put_new(arr, NULL, 0, &bad);
+        put_num(s, "worker", c->worker, &bad);
+        if (c->rate > 0)
+            put_num(s, "rate", c->rate, &bad);
+        else
+            put_num(s, "at", c->at_s, &bad);
+        if (c->recover_after_s >= 0)
+            put_num(s, "recover_after", c->recover_after_s, &bad);
+    }
+    put_str(o, "on_crash",
+            e->cluster.on_crash == CFG_ON_CRASH_DROP ? "drop" : "wait", &bad);
+    if (e->cluster.on_crash == CFG_ON_CRASH_DROP)
+        put_num(o, "drop_timeout", e->cluster.drop_timeout_s, &bad);
+    if (e->cluster.trace)
+        put_str(o, "trace", e->cluster.trace_resolved_path, &bad);
 
     o = put_new(root, "network", 0, &bad);
     put_str(o, "topology", "star", &bad);
@@ -1523,6 +1683,7 @@ char *cfg_experiment_to_json(const cfg_experiment *e)
 
     o = put_new(root, "evaluation", 0, &bad);
     put_num(o, "every", (double)e->evaluation.every, &bad);
+    put_num(o, "every_seconds", e->evaluation.every_seconds, &bad);
     put_bool(o, "train_loss", e->evaluation.train_loss, &bad);
 
     o = put_new(root, "output", 0, &bad);

@@ -56,7 +56,25 @@ typedef enum cfg_compute_kind {
     CFG_COMPUTE_SECONDS_PER_SAMPLE,
     CFG_COMPUTE_FLOPS
 } cfg_compute_kind;
-typedef enum cfg_delay_dist { CFG_DELAY_NONE, CFG_DELAY_EXPONENTIAL } cfg_delay_dist;
+typedef enum cfg_delay_dist {
+    CFG_DELAY_NONE,
+    CFG_DELAY_EXPONENTIAL,
+    CFG_DELAY_LOGNORMAL,
+    CFG_DELAY_PARETO,
+    CFG_DELAY_GAMMA,
+    CFG_DELAY_MIXTURE
+} cfg_delay_dist;
+/* What a synchronous algorithm does when a worker it waits for crashed. */
+typedef enum cfg_on_crash { CFG_ON_CRASH_WAIT, CFG_ON_CRASH_DROP } cfg_on_crash;
+
+/* A worker's crash: at a fixed time, or after Exp(rate) seconds (again
+ * after each recovery); back after recover_after_s, or never (< 0). */
+typedef struct cfg_crash {
+    int worker;
+    double at_s;    /* >= 0, or -1 when rate is used */
+    double rate;    /* crashes per second, or 0 when at_s is used */
+    double recover_after_s; /* >= 0, or -1: never recovers */
+} cfg_crash;
 typedef enum cfg_topology { CFG_TOPOLOGY_STAR } cfg_topology;
 
 typedef struct cfg_link {
@@ -111,7 +129,21 @@ typedef struct cfg_experiment {
         double *speed;    /* [workers], default 1 each, > 0 */
         double *slowdown; /* [workers], default 1 each, >= 1 */
         cfg_delay_dist delay;
-        double delay_mean_s; /* > 0 when delay != NONE */
+        double delay_mean_s;  /* > 0 when delay is not NONE or MIXTURE */
+        double delay_sd_s;    /* LOGNORMAL, GAMMA: > 0 */
+        double delay_shape;   /* PARETO: > 1 */
+        double delay_p;       /* MIXTURE: probability of the long value */
+        double delay_short_s, delay_long_s; /* MIXTURE: 0 <= short < long */
+        struct {
+            double factor; /* >= 1; 1 (default) means no slow periods */
+            double mean_slow_s, mean_normal_s; /* > 0 when factor > 1 */
+        } slow_periods;
+        cfg_crash *crashes; /* n_crashes entries, at most one per worker */
+        size_t n_crashes;
+        cfg_on_crash on_crash;  /* default WAIT */
+        double drop_timeout_s;  /* DROP: seconds after the crash, >= 0 */
+        char *trace;            /* CSV file (time, worker, event, value) */
+        char *trace_resolved_path;
     } cluster;
 
     struct {
@@ -124,7 +156,10 @@ typedef struct cfg_experiment {
     } network;
 
     struct {
-        long every;     /* evaluate the global model every N steps; default 1 */
+        long every;     /* evaluate the global model every N steps; default 1,
+                           0 when only every_seconds is used */
+        double every_seconds; /* also at the first step at or after each
+                                 multiple of T simulated seconds; 0: off */
         int train_loss; /* also compute the training loss; default 1 */
     } evaluation;
 

@@ -20,7 +20,18 @@ struct db_store {
     sqlite3_stmt *run_insert, *run_update;
     sqlite3_stmt *metric_one, *metric_batch, *worker_one;
     sqlite3_stmt *event_one, *event_batch;
+    sqlite3_stmt *staleness_one;
 };
+
+/* Added after the first release of schema dtsim-1: created when missing, so
+ * databases written before it are appended to rather than refused. */
+#define STALENESS_TABLE                                                        \
+    "CREATE TABLE IF NOT EXISTS staleness("                                    \
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id),"                        \
+    " worker INTEGER NOT NULL,"                                                \
+    " staleness INTEGER NOT NULL,"                                             \
+    " updates INTEGER NOT NULL,"                                               \
+    " PRIMARY KEY (run_id, worker, staleness));"
 
 /* Extras beyond DESIGN.md (total_messages, steps, final_loss, table meta)
  * are appended so the documented columns keep their documented order. Only
@@ -76,7 +87,7 @@ static const char schema_sql[] =
     " kind TEXT,"
     " duration REAL,"
     " bytes INTEGER);"
-    "CREATE INDEX events_run ON events(run_id);";
+    "CREATE INDEX events_run ON events(run_id);" STALENESS_TABLE;
 
 /* started_at comes from SQLite's clock so the row and its timestamp are made
  * by the same statement, with no libc time zone handling involved. */
@@ -120,6 +131,9 @@ static const char worker_one_sql[] =
 #define EVENT_ROW "(?, ?, ?, ?, ?, ?)"
 enum { EVENT_COLS = 6 };
 static const char event_one_sql[] = EVENT_INSERT EVENT_ROW;
+static const char staleness_one_sql[] =
+    "INSERT INTO staleness(run_id, worker, staleness, updates)"
+    " VALUES(?, ?, ?, ?)";
 static const char event_batch_sql[] = EVENT_INSERT X64(EVENT_ROW);
 
 const char *db_status_name(db_status s)
@@ -306,6 +320,7 @@ static int prepare_all(db_store *s, sim_err *err)
         {&s->worker_one, worker_one_sql},
         {&s->event_one, event_one_sql},
         {&s->event_batch, event_batch_sql},
+        {&s->staleness_one, staleness_one_sql},
     };
     for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
         /* These live as long as the connection; PERSISTENT keeps them out
@@ -390,6 +405,13 @@ int db_open(const char *path, db_store **out, sim_err *err)
     }
     if (fresh && (code = ensure_schema(s, err)) != 0)
         goto fail;
+    if (!fresh) {
+        rc = sqlite3_exec(s->db, STALENESS_TABLE, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            code = open_error(path, s->db, rc, err);
+            goto fail;
+        }
+    }
     if ((code = prepare_all(s, err)) != 0)
         goto fail;
     *out = s;
@@ -404,10 +426,10 @@ void db_close(db_store *db)
 {
     if (!db)
         return;
-    sqlite3_stmt *all[] = {db->begin,        db->commit,     db->rollback,
-                           db->run_insert,   db->run_update, db->metric_one,
-                           db->metric_batch, db->worker_one, db->event_one,
-                           db->event_batch};
+    sqlite3_stmt *all[] = {db->begin,        db->commit,       db->rollback,
+                           db->run_insert,   db->run_update,   db->metric_one,
+                           db->metric_batch, db->worker_one,   db->event_one,
+                           db->event_batch,  db->staleness_one};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]); /* NULL-safe */
     /* Every statement is finalized, so close cannot be refused as busy; its
@@ -543,6 +565,35 @@ static int insert_rows(sqlite3_stmt *one, sqlite3_stmt *batch, int cols,
     return SQLITE_OK;
 }
 
+/* One row per (worker, staleness value) with a non-zero count. */
+static int insert_staleness(db_store *s, int64_t run_id,
+                            const db_worker *workers, size_t n)
+{
+    sqlite3_stmt *st = s->staleness_one;
+    for (size_t i = 0; i < n; i++) {
+        const db_worker *w = &workers[i];
+        for (size_t v = 0; w->staleness_counts && v < w->n_staleness_counts;
+             v++) {
+            if (w->staleness_counts[v] == 0)
+                continue;
+            int rc;
+            (void)(((rc = sqlite3_bind_int64(st, 1, run_id)) == SQLITE_OK) &&
+                   ((rc = sqlite3_bind_int(st, 2, w->worker)) == SQLITE_OK) &&
+                   ((rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)v)) ==
+                    SQLITE_OK) &&
+                   ((rc = sqlite3_bind_int64(st, 4, w->staleness_counts[v])) ==
+                    SQLITE_OK));
+            if (rc != SQLITE_OK) {
+                sqlite3_clear_bindings(st);
+                return rc;
+            }
+            if ((rc = step_once(st)) != SQLITE_OK)
+                return rc;
+        }
+    }
+    return SQLITE_OK;
+}
+
 static int put_result(db_store *s, int64_t run_id, const db_run_result *r)
 {
     sqlite3_stmt *st = s->run_update;
@@ -599,6 +650,8 @@ int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
     if (rc == SQLITE_OK)
         rc = insert_rows(db->worker_one, NULL, 0, bind_worker, run_id, workers,
                          n_workers, sizeof *workers);
+    if (rc == SQLITE_OK)
+        rc = insert_staleness(db, run_id, workers, n_workers);
     if (rc == SQLITE_OK)
         rc = insert_rows(db->event_one, db->event_batch, EVENT_COLS, bind_event,
                          run_id, events, n_events, sizeof *events);

@@ -1,7 +1,7 @@
 /* store.h: results in one SQLite file.
  *
  * The schema is a contract with users' scripts (see README "Results
- * database"): tables runs, metrics, workers and events, with the columns
+ * database"): tables runs, metrics, workers, staleness and events, with the columns
  * named in DESIGN.md plus a few documented extras. A database may hold many
  * runs; opening an existing dtsim database appends. A database made by
  * another program (tables of ours missing columns, or not SQLite at all) is
@@ -68,6 +68,10 @@ typedef struct db_worker {
     uint64_t bytes_sent, bytes_received;
     double mean_staleness; /* NaN -> NULL */
     int64_t max_staleness;
+    /* The staleness histogram: counts[s] updates had staleness s; rows of
+     * table staleness (zero counts are not stored). May be NULL. */
+    const int64_t *staleness_counts;
+    size_t n_staleness_counts;
 } db_worker;
 
 typedef struct db_event {

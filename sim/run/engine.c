@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,6 +58,10 @@ int eng_data_load(const cfg_experiment *cfg, eng_data *d, sim_err *err)
     if (cfg->data.bias && ((rc = ml_dataset_add_bias(d->train, err)) ||
                            (rc = ml_dataset_add_bias(d->test, err))))
         goto done;
+    if (cfg->cluster.trace_resolved_path &&
+        (rc = tr_load(cfg->cluster.trace_resolved_path, cfg->cluster.workers,
+                      &d->trace, &d->n_trace, err)))
+        goto done;
 done:
     ml_dataset_free(all);
     free(train);
@@ -70,7 +75,10 @@ void eng_data_free(eng_data *d)
 {
     ml_dataset_free(d->train);
     ml_dataset_free(d->test);
+    free(d->trace);
     d->train = d->test = NULL;
+    d->trace = NULL;
+    d->n_trace = 0;
 }
 
 /* --------------------------------------------------------------- context */
@@ -103,7 +111,22 @@ struct alg_ctx {
     size_t metrics_cap, events_cap;
     int64_t last_step;
     int64_t last_recorded_step;
+    double next_eval_s; /* evaluation.every_seconds: the next due time */
     int stopped;
+
+    /* Failures. A crash bumps the worker's epoch, which voids every
+     * computation it had scheduled; what was in flight to it when it
+     * crashed is recognised by its send time. */
+    unsigned char *down;        /* [K] */
+    uint32_t *epoch;            /* [K] */
+    double *crashed_at;         /* [K] last crash time, -INFINITY if none */
+    const cfg_crash **crash_of; /* [K] the config entry, or NULL */
+    gsl_rng **crash_rngs;       /* [K] rate-based crashes only, else NULL */
+
+    /* Staleness histograms: hist[k][s] updates of worker k had staleness
+     * s. */
+    int64_t **hist;
+    size_t *hist_len;
 };
 
 static int push_metric(alg_ctx *c, const db_metric *m)
@@ -231,24 +254,67 @@ void alg_ctx_gradient(alg_ctx *c, int k, const double *w, double *grad)
     c->model->ops->gradient(c->model, grad, w, c->data->train, b->rows, b->n);
 }
 
+/* A compute event carries the worker and its epoch in `a`, so that work a
+ * crash interrupted is recognised and dropped. */
+static int64_t pack_worker(alg_ctx *c, int k)
+{
+    return (int64_t)((uint64_t)c->epoch[k] << 32 | (uint32_t)k);
+}
+
 static void on_compute_event(sim_loop *loop, const sim_event *ev)
 {
     (void)loop;
     alg_ctx *c = ev->obj;
-    if (c->stopped)
+    int k = (int)(uint32_t)ev->a;
+    if (c->stopped || c->down[k] || (uint32_t)(ev->a >> 32) != c->epoch[k])
         return;
-    c->ops->on_compute_done(c->alg, c, (int)ev->a, ev->b);
+    c->ops->on_compute_done(c->alg, c, k, ev->b);
+}
+
+/* Work starts when the worker's previous work ends: one processor each. */
+static double work_start(alg_ctx *c, int k)
+{
+    double now = sim_loop_now(c->loop);
+    return c->workers[k].busy_until > now ? c->workers[k].busy_until : now;
+}
+
+static void occupy(alg_ctx *c, int k, double start, double t, int64_t tag,
+                   const char *kind)
+{
+    wk_worker *w = &c->workers[k];
+    w->busy_until = start + t;
+    push_event(c, start, k, kind, t, 0);
+    double delay = w->busy_until - sim_loop_now(c->loop);
+    if (!sim_loop_schedule(c->loop, delay > 0 ? delay : 0, on_compute_event, c,
+                           pack_worker(c, k), tag, NULL))
+        SIM_PANIC("cannot schedule a computation of %g s", t);
 }
 
 void alg_ctx_compute(alg_ctx *c, int k, size_t n_samples, int64_t tag)
 {
+    if (c->down[k])
+        return;
     wk_worker *w = &c->workers[k];
-    double t = wk_step_seconds(w, n_samples);
+    double start = work_start(c, k);
+    double t = wk_step_seconds(w, n_samples, start);
     w->compute_s += t;
     w->steps++;
-    push_event(c, sim_loop_now(c->loop), k, "compute", t, 0);
-    if (!sim_loop_schedule(c->loop, t, on_compute_event, c, k, tag, NULL))
-        SIM_PANIC("cannot schedule a computation of %g s", t);
+    occupy(c, k, start, t, tag, "compute");
+}
+
+void alg_ctx_busy(alg_ctx *c, int k, double seconds, int64_t tag)
+{
+    if (!(seconds >= 0) || !isfinite(seconds))
+        SIM_PANIC("worker %d busy for %g s", k, seconds);
+    if (c->down[k])
+        return;
+    c->workers[k].compute_s += seconds;
+    occupy(c, k, work_start(c, k), seconds, tag, "memory");
+}
+
+int alg_ctx_worker_down(const alg_ctx *c, int k)
+{
+    return c->down[k];
 }
 
 static double *pool_get(alg_ctx *c)
@@ -285,6 +351,9 @@ void alg_ctx_send(alg_ctx *c, int src, int dst, alg_msg_kind kind, int64_t tag,
     if (n != c->n_params)
         SIM_PANIC("messages carry a whole model (%zu values), not %zu",
                   c->n_params, n);
+    /* A crashed worker sends nothing. */
+    if (src < c->K && c->down[src])
+        return;
     double *p = pool_get(c);
     if (c->cfg->network.value_bytes == 4) {
         for (size_t i = 0; i < n; i++)
@@ -314,7 +383,11 @@ static void on_deliver(void *user, const net_msg *m)
     if (m->dst < c->K)
         c->workers[m->dst].comm_s += transit;
     push_event(c, m->sent_at, m->src, "send", transit, m->bytes);
-    if (!c->stopped) {
+    /* Lost: the receiver is down, or crashed while this was in flight (a
+     * recovered worker starts afresh and never sees it). */
+    int lost = m->dst < c->K &&
+               (c->down[m->dst] || m->sent_at <= c->crashed_at[m->dst]);
+    if (!c->stopped && !lost) {
         alg_msg am = {.src = m->src,
                       .dst = m->dst,
                       .kind = (alg_msg_kind)m->kind,
@@ -344,7 +417,14 @@ void alg_ctx_evaluate(alg_ctx *c, int64_t step, const double *w, int final)
                  (long long)step);
         return;
     }
-    int due = step % c->cfg->evaluation.every == 0 || final;
+    const long every = c->cfg->evaluation.every;
+    const double every_s = c->cfg->evaluation.every_seconds;
+    double now = sim_loop_now(c->loop);
+    int due = (every > 0 && step % every == 0) || final;
+    if (every_s > 0 && now >= c->next_eval_s) {
+        due = 1;
+        c->next_eval_s = (floor(now / every_s) + 1) * every_s;
+    }
     if (!due || step == c->last_recorded_step)
         return;
 
@@ -372,6 +452,22 @@ void alg_ctx_evaluate(alg_ctx *c, int64_t step, const double *w, int final)
 
 void alg_ctx_count_update(alg_ctx *c, int k, int64_t staleness)
 {
+    if (staleness < 0)
+        SIM_PANIC("worker %d: negative staleness %lld", k,
+                  (long long)staleness);
+    size_t s = (size_t)staleness;
+    if (s >= c->hist_len[k]) {
+        size_t len = c->hist_len[k] ? c->hist_len[k] : 4;
+        while (len <= s)
+            len *= 2;
+        int64_t *h = realloc(c->hist[k], len * sizeof *h);
+        if (!h)
+            SIM_PANIC("out of memory for the staleness histogram");
+        memset(h + c->hist_len[k], 0, (len - c->hist_len[k]) * sizeof *h);
+        c->hist[k] = h;
+        c->hist_len[k] = len;
+    }
+    c->hist[k][s]++;
     wk_worker *w = &c->workers[k];
     w->updates++;
     w->staleness_sum += (double)staleness;
@@ -383,6 +479,117 @@ void alg_ctx_finish(alg_ctx *c)
 {
     if (!c->stopped)
         stop_run(c, DB_STATUS_DONE, NULL);
+}
+
+/* -------------------------------------------------------------- failures */
+
+enum { EV_CRASH, EV_RECOVER, EV_DROP, EV_SLOWDOWN, EV_DELAY };
+
+static void on_failure_event(sim_loop *loop, const sim_event *ev);
+
+static void schedule_failure(alg_ctx *c, double delay, int kind, int k,
+                             int64_t b, const tr_row *row)
+{
+    if (!sim_loop_schedule(c->loop, delay, on_failure_event, c,
+                           (int64_t)kind << 32 | (uint32_t)k, b, (void *)row))
+        SIM_PANIC("cannot schedule a failure event in %g s", delay);
+}
+
+/* The next rate-based crash of worker k, Exp(rate) seconds from now. */
+static void schedule_random_crash(alg_ctx *c, int k)
+{
+    const cfg_crash *cr = c->crash_of[k];
+    schedule_failure(c, gsl_ran_exponential(c->crash_rngs[k], 1.0 / cr->rate),
+                     EV_CRASH, k, 0, NULL);
+}
+
+static void crash(alg_ctx *c, int k, int from_trace)
+{
+    if (c->down[k])
+        return;
+    double now = sim_loop_now(c->loop);
+    c->down[k] = 1;
+    c->epoch[k]++;
+    c->crashed_at[k] = now;
+    /* Work in progress is lost, and so is the time it would have taken. */
+    wk_worker *w = &c->workers[k];
+    if (w->busy_until > now) {
+        w->compute_s -= w->busy_until - now;
+        w->busy_until = now;
+    }
+    push_event(c, now, k, "crash", 0, 0);
+    const cfg_crash *cr = c->crash_of[k];
+    if (!from_trace && cr && cr->recover_after_s >= 0)
+        schedule_failure(c, cr->recover_after_s, EV_RECOVER, k, 0, NULL);
+    if (c->cfg->cluster.on_crash == CFG_ON_CRASH_DROP)
+        schedule_failure(c, c->cfg->cluster.drop_timeout_s, EV_DROP, k,
+                         c->epoch[k], NULL);
+}
+
+static void recover(alg_ctx *c, int k, int from_trace)
+{
+    if (!c->down[k])
+        return;
+    c->down[k] = 0;
+    push_event(c, sim_loop_now(c->loop), k, "recover", 0, 0);
+    if (!from_trace && c->crash_rngs[k])
+        schedule_random_crash(c, k);
+    if (c->ops->on_recover)
+        c->ops->on_recover(c->alg, c, k);
+}
+
+static void on_failure_event(sim_loop *loop, const sim_event *ev)
+{
+    (void)loop;
+    alg_ctx *c = ev->obj;
+    if (c->stopped)
+        return;
+    int kind = (int)(ev->a >> 32), k = (int)(uint32_t)ev->a;
+    const tr_row *row = ev->ptr;
+    switch (kind) {
+    case EV_CRASH:
+        crash(c, k, row != NULL);
+        break;
+    case EV_RECOVER:
+        recover(c, k, row != NULL);
+        break;
+    case EV_DROP:
+        /* Only if it is still the same outage. */
+        if (c->down[k] && c->epoch[k] == (uint32_t)ev->b) {
+            push_event(c, sim_loop_now(c->loop), k, "dropped", 0, 0);
+            if (c->ops->on_worker_lost)
+                c->ops->on_worker_lost(c->alg, c, k);
+        }
+        break;
+    case EV_SLOWDOWN:
+        c->workers[k].trace_factor = row->value;
+        push_event(c, sim_loop_now(c->loop), k, "slowdown", row->value, 0);
+        break;
+    case EV_DELAY:
+        c->workers[k].trace_extra_s += row->value;
+        break;
+    }
+}
+
+static void schedule_failures(alg_ctx *c)
+{
+    for (int k = 0; k < c->K; k++) {
+        const cfg_crash *cr = c->crash_of[k];
+        if (!cr)
+            continue;
+        if (cr->rate > 0)
+            schedule_random_crash(c, k);
+        else
+            schedule_failure(c, cr->at_s, EV_CRASH, k, 0, NULL);
+    }
+    static const int of_trace[] = {[TR_SLOWDOWN] = EV_SLOWDOWN,
+                                   [TR_DELAY] = EV_DELAY,
+                                   [TR_CRASH] = EV_CRASH,
+                                   [TR_RECOVER] = EV_RECOVER};
+    for (size_t i = 0; i < c->data->n_trace; i++) {
+        const tr_row *r = &c->data->trace[i];
+        schedule_failure(c, r->time_s, of_trace[r->kind], r->worker, 0, r);
+    }
 }
 
 /* ------------------------------------------------------------------- run */
@@ -397,6 +604,17 @@ static void ctx_deinit(alg_ctx *c)
         ml_batch_deinit(&c->batches[k]);
     for (int k = 0; c->samplers && k < c->K; k++)
         gsl_rng_free(c->samplers[k]);
+    for (int k = 0; c->crash_rngs && k < c->K; k++)
+        gsl_rng_free(c->crash_rngs[k]);
+    for (int k = 0; c->hist && k < c->K; k++)
+        free(c->hist[k]);
+    free(c->hist);
+    free(c->hist_len);
+    free(c->crash_rngs);
+    free(c->crash_of);
+    free(c->down);
+    free(c->epoch);
+    free(c->crashed_at);
     free(c->workers);
     free(c->batches);
     free(c->samplers);
@@ -436,17 +654,57 @@ static int ctx_init(alg_ctx *c, const cfg_experiment *cfg, const alg_ops *ops,
     c->row_begin = calloc((size_t)c->K, sizeof *c->row_begin);
     c->row_end = calloc((size_t)c->K, sizeof *c->row_end);
     c->alg_rng = rng_stream_create(cfg->seed, RNG_ALGORITHM, 0);
+    c->down = calloc((size_t)c->K, sizeof *c->down);
+    c->epoch = calloc((size_t)c->K, sizeof *c->epoch);
+    c->crashed_at = calloc((size_t)c->K, sizeof *c->crashed_at);
+    c->crash_of = calloc((size_t)c->K, sizeof *c->crash_of);
+    c->crash_rngs = calloc((size_t)c->K, sizeof *c->crash_rngs);
+    c->hist = calloc((size_t)c->K, sizeof *c->hist);
+    c->hist_len = calloc((size_t)c->K, sizeof *c->hist_len);
     out->entity_names = calloc((size_t)c->K + 1, sizeof *out->entity_names);
     net_link_cfg *links = calloc((size_t)c->K + 1, sizeof *links);
     if (!c->loop || !c->workers || !c->batches || !c->samplers ||
         !c->row_begin || !c->row_end || !c->alg_rng || !out->entity_names ||
-        !links) {
+        !links || !c->down || !c->epoch || !c->crashed_at || !c->crash_of ||
+        !c->crash_rngs || !c->hist || !c->hist_len) {
         free(links);
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
     }
 
     double flops = c->model->ops->flops_per_sample(c->model);
+    static const wk_delay delays[] = {
+        [CFG_DELAY_NONE] = WK_DELAY_NONE,
+        [CFG_DELAY_EXPONENTIAL] = WK_DELAY_EXPONENTIAL,
+        [CFG_DELAY_LOGNORMAL] = WK_DELAY_LOGNORMAL,
+        [CFG_DELAY_PARETO] = WK_DELAY_PARETO,
+        [CFG_DELAY_GAMMA] = WK_DELAY_GAMMA,
+        [CFG_DELAY_MIXTURE] = WK_DELAY_MIXTURE};
+    wk_delay_params delay = {.dist = delays[cfg->cluster.delay],
+                             .mean_s = cfg->cluster.delay_mean_s,
+                             .sd_s = cfg->cluster.delay_sd_s,
+                             .shape = cfg->cluster.delay_shape,
+                             .p = cfg->cluster.delay_p,
+                             .short_s = cfg->cluster.delay_short_s,
+                             .long_s = cfg->cluster.delay_long_s};
+    wk_slow_params slow = {.factor = cfg->cluster.slow_periods.factor,
+                           .mean_slow_s = cfg->cluster.slow_periods.mean_slow_s,
+                           .mean_normal_s =
+                               cfg->cluster.slow_periods.mean_normal_s};
+    for (size_t i = 0; i < cfg->cluster.n_crashes; i++) {
+        const cfg_crash *cr = &cfg->cluster.crashes[i];
+        c->crash_of[cr->worker] = cr;
+        /* Far above any worker index, so it meets no delay or slow-period
+         * stream of the straggler kind. */
+        if (cr->rate > 0 &&
+            !(c->crash_rngs[cr->worker] = rng_stream_create(
+                  cfg->seed, RNG_STRAGGLER,
+                  2 * WK_SLOW_STREAM_BASE + (uint64_t)cr->worker))) {
+            free(links);
+            return sim_err_set(err, SIM_ENOMEM, "out of memory");
+        }
+    }
     for (int k = 0; k < c->K; k++) {
+        c->crashed_at[k] = -INFINITY;
         wk_params p = {.seconds_per_sample =
                            cfg->cluster.compute ==
                                    CFG_COMPUTE_SECONDS_PER_SAMPLE
@@ -456,10 +714,8 @@ static int ctx_init(alg_ctx *c, const cfg_experiment *cfg, const alg_ops *ops,
                        .flops_per_second = cfg->cluster.flops_per_second,
                        .speed = cfg->cluster.speed[k],
                        .slowdown = cfg->cluster.slowdown[k],
-                       .delay = cfg->cluster.delay == CFG_DELAY_EXPONENTIAL
-                                    ? WK_DELAY_EXPONENTIAL
-                                    : WK_DELAY_NONE,
-                       .delay_mean_s = cfg->cluster.delay_mean_s};
+                       .delay = delay,
+                       .slow = slow};
         c->samplers[k] = rng_stream_create(cfg->seed, RNG_SAMPLER, (uint64_t)k);
         if (wk_init(&c->workers[k], k, &p, cfg->seed) || !c->samplers[k]) {
             free(links);
@@ -485,6 +741,26 @@ static int ctx_init(alg_ctx *c, const cfg_experiment *cfg, const alg_ops *ops,
     return ops->create(&c->alg, c, err);
 }
 
+/* Nothing left to happen and the algorithm has not finished: say what it
+ * was most likely waiting for. */
+static void stall(alg_ctx *c)
+{
+    double now = sim_loop_now(c->loop);
+    int k = 0;
+    while (k < c->K && !c->down[k])
+        k++;
+    if (k < c->K)
+        stop_run(c, DB_STATUS_FAILED,
+                 "stalled at %.9g s after step %lld: waiting for worker %d, "
+                 "which crashed at %.9g s and never recovered",
+                 now, (long long)c->last_step, k, c->crashed_at[k]);
+    else
+        stop_run(c, DB_STATUS_FAILED,
+                 "stalled at %.9g s after step %lld: no event left and the "
+                 "algorithm did not finish",
+                 now, (long long)c->last_step);
+}
+
 static int collect_workers(alg_ctx *c)
 {
     eng_output *o = c->out;
@@ -492,6 +768,13 @@ static int collect_workers(alg_ctx *c)
     if (!o->workers)
         return -1;
     o->n_workers = (size_t)c->K;
+    size_t total = 0;
+    for (int k = 0; k < c->K; k++)
+        total += c->hist_len[k];
+    o->staleness = calloc(total ? total : 1, sizeof *o->staleness);
+    if (!o->staleness)
+        return -1;
+    size_t at = 0;
     for (int k = 0; k < c->K; k++) {
         const wk_worker *w = &c->workers[k];
         double idle = o->sim_seconds - w->compute_s - w->comm_s;
@@ -505,7 +788,13 @@ static int collect_workers(alg_ctx *c)
             .bytes_received = net_bytes_received(c->net, k),
             .mean_staleness =
                 w->updates ? w->staleness_sum / (double)w->updates : NAN,
-            .max_staleness = w->staleness_max};
+            .max_staleness = w->staleness_max,
+            .staleness_counts = o->staleness + at,
+            .n_staleness_counts = c->hist_len[k]};
+        if (c->hist_len[k])
+            memcpy(o->staleness + at, c->hist[k],
+                   c->hist_len[k] * sizeof *o->staleness);
+        at += c->hist_len[k];
     }
     return 0;
 }
@@ -523,10 +812,11 @@ int eng_run(const cfg_experiment *cfg, const alg_ops *ops, const eng_data *d,
         return rc;
     }
 
+    schedule_failures(&c);
     ops->start(c.alg, &c);
     sim_loop_run(c.loop, INFINITY);
     if (!c.stopped)
-        stop_run(&c, DB_STATUS_DONE, NULL);
+        stall(&c);
 
     out->sim_seconds = sim_loop_now(c.loop);
     out->total_bytes = net_total_bytes(c.net);
@@ -545,10 +835,12 @@ void eng_output_free(eng_output *out)
 {
     free(out->metrics);
     free(out->workers);
+    free(out->staleness);
     free(out->events);
     free(out->entity_names);
     out->metrics = NULL;
     out->workers = NULL;
+    out->staleness = NULL;
     out->events = NULL;
     out->entity_names = NULL;
     out->n_metrics = out->n_workers = out->n_events = 0;

@@ -5,7 +5,13 @@
  * event loop until the algorithm finishes, and collects the rows to store.
  * It never opens a database: the caller stores what it returns.
  *
- * Flow: eng_data_load (reads and prepares the data; bad files are SIM_EDATA
+ * A run ends when the algorithm says so (done), when the model diverges, or
+ * when nothing is left to happen before the algorithm finished: then the
+ * run is failed and the error says why (for a synchronous algorithm facing
+ * a crash: which crashed worker it was waiting for), never a hang.
+ *
+ * Flow: eng_data_load (reads and prepares the data and the trace file; bad
+ * files are SIM_EDATA
  * or SIM_EIO, so the caller can refuse a run before writing anything), then
  * eng_run. Ownership: both fill caller-provided structs that the caller
  * releases with eng_data_free / eng_output_free. */
@@ -16,6 +22,7 @@
 #include <stdint.h>
 
 #include "../../algorithms/alg.h"
+#include "../cluster/replay.h"
 #include "../core/err.h"
 #include "../io/config.h"
 #include "../io/store.h"
@@ -24,6 +31,8 @@
 typedef struct eng_data {
     ml_dataset *train; /* rows in partition order: worker k holds a slice */
     ml_dataset *test;
+    tr_row *trace; /* $.cluster.trace, sorted by time; NULL when none */
+    size_t n_trace;
 } eng_data;
 
 typedef struct eng_output {
@@ -37,9 +46,10 @@ typedef struct eng_output {
 
     db_metric *metrics;
     size_t n_metrics;
-    db_worker *workers;
+    db_worker *workers; /* their staleness_counts point into staleness */
     size_t n_workers;
-    db_event *events; /* only when the config asks for them */
+    int64_t *staleness; /* backing store of the workers' histograms */
+    db_event *events;   /* only when the config asks for them */
     size_t n_events;
     char (*entity_names)[24]; /* backing store of events[].entity */
 } eng_output;
