@@ -163,6 +163,18 @@ Test(plots, draws_curves_over_seeds_and_a_timeline)
     assert_svg(svg, "idle");
     assert_svg(svg, "utilisation");
     cmd_free(&r);
+
+    snprintf(prefix, sizeof prefix, "%s-scaling", db);
+    r = run((const char *[]){PYTHON, PLOT, "scaling", db, "--x",
+                             "cluster.workers", "--by", "algorithm.name",
+                             "--out", prefix, NULL});
+    cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
+    snprintf(png, sizeof png, "%s.png", prefix);
+    snprintf(svg, sizeof svg, "%s.svg", prefix);
+    assert_png(png);
+    assert_svg(svg, "bmuf");
+    assert_svg(svg, "computation against communication");
+    cmd_free(&r);
 }
 
 Test(plots, bad_input_is_one_line_and_exit_2)

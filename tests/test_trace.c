@@ -1,12 +1,15 @@
-/* --trace end to end: the real binary writes a Chrome trace-event file that
- * parses as JSON, has the format's fields, and holds exactly the events the
- * same run stores in the database. */
+/* --trace end to end, and the progress lines of `dtsim run`: the real binary
+ * writes a Chrome trace-event file that parses as JSON, has the format's
+ * fields, and holds exactly the events the same run stores in the database. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "support.h"
 
@@ -210,4 +213,49 @@ Test(trace, an_unwritable_path_is_an_io_error_naming_it)
     cr_assert_eq(r.exit_code, 1, "stderr: %s", r.err);
     cr_assert(strstr(r.err, bad), "stderr: %s", r.err);
     cr_assert_eq(count_newlines(r.err), 1);
+}
+
+/* The terminal: a line per run while running, only when stdout is one. */
+Test(progress, shows_a_line_per_run_on_a_terminal_only)
+{
+    const char *dir = ts_tmpdir();
+    char db[256];
+    snprintf(db, sizeof db, "%s/t.db", dir);
+    ts_result r;
+    ts_run_dtsim(
+        &r, (const char *[]){"run", "configs/tiny.json", "--out", db, NULL});
+    cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
+    cr_assert_null(strstr(r.out, "[1/1]"), "no progress into a file: %s",
+                   r.out);
+    cr_assert_null(strchr(r.out, '\r'));
+    cr_assert(strstr(r.out, "accuracy"), "the summary table");
+
+    int master;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        execl(DTSIM_BIN, DTSIM_BIN, "run", "configs/tiny.json",
+              "configs/tiny.json", "--out", db, (char *)NULL);
+        _exit(127);
+    }
+    char out[8192];
+    size_t len = 0;
+    ssize_t got;
+    /* A pty reports EIO once the child has closed it. */
+    while (len + 1 < sizeof out &&
+           (got = read(master, out + len, sizeof out - 1 - len)) > 0)
+        len += (size_t)got;
+    out[len] = '\0';
+    int status;
+    waitpid(pid, &status, 0);
+    close(master);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+    cr_assert(strstr(out, "[1/2] tiny (ssgd"), "%s", out);
+    cr_assert(strstr(out, "[2/2] tiny (ssgd): done, 20 rounds"), "%s", out);
+    cr_assert(strstr(out, "accuracy"), "then the table: %s", out);
+
+    ts_run_dtsim(&r, (const char *[]){"run", "configs/tiny.json", "--out", db,
+                                      "--quiet", NULL});
+    cr_assert_eq(r.exit_code, 0);
+    cr_assert_str_eq(r.out, "", "--quiet prints nothing");
 }

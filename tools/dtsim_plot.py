@@ -5,13 +5,18 @@
                                [--x time,bytes,step] [--band minmax|sd]
                                [--log auto|on|off] [--title TEXT]
   tools/dtsim_plot.py timeline DB [--run ID] [--out PREFIX] [--until SECONDS]
+  tools/dtsim_plot.py scaling DB --x cluster.workers
+                               [--by network.server.bandwidth] [--out PREFIX]
 
 `curves` draws test accuracy against simulated time, bytes sent and
 round/update, one line per experiment. Runs that differ only in their seed are
 one experiment: the line is the mean over seeds at each step and the band
 their min-max (or +-1 sd). `timeline` draws one run's workers as a Gantt chart
 (compute, send, receive, idle) and the server link's utilisation; the run
-needs "output": {"events": true}. Both write PREFIX.png and PREFIX.svg.
+needs "output": {"events": true}. `scaling` draws, against a config value
+(e.g. the number of workers), the simulated time of each run and the share of
+it the workers spent computing, one line per value of another config value
+(e.g. the bandwidth). All write PREFIX.png and PREFIX.svg.
 
 Reads the database with the sqlite3 module and draws with matplotlib (Debian:
 python3-matplotlib). Bad input (no such database, run or events) is one line
@@ -31,6 +36,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on a build machine
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
 X_AXES = {
@@ -490,6 +496,84 @@ def plot_timeline(db, run_id, prefix, until=None):
 
 
 # --------------------------------------------------------------------------
+# Scaling
+
+
+def config_value(cfg, path):
+    v = cfg
+    for part in path.split("."):
+        if not isinstance(v, dict) or part not in v:
+            return None
+        v = v[part]
+    return v
+
+
+def human(path, v):
+    """Bandwidths in bits per second, as configs are usually written."""
+    if isinstance(v, (int, float)) and path.endswith("bandwidth"):
+        bits = v * 8
+        for unit, f in (("Tbps", 1e12), ("Gbps", 1e9), ("Mbps", 1e6),
+                        ("kbps", 1e3)):
+            if bits >= f:
+                return f"{bits / f:g} {unit}"
+        return f"{bits:g} bps"
+    return str(v)
+
+
+def plot_scaling(db, runs, prefix, xpath, bypath=None, title=None):
+    series = {}
+    for r in runs:
+        cfg = json.loads(r["config"])
+        x = config_value(cfg, xpath)
+        if not isinstance(x, (int, float)):
+            raise InputError(f"run {r['run_id']}: config has no number at "
+                             f"{xpath}")
+        by = config_value(cfg, bypath) if bypath else None
+        w = db.execute("SELECT AVG(compute_seconds) FROM workers "
+                       "WHERE run_id = ?", (r["run_id"],)).fetchone()[0]
+        share = (w / r["sim_seconds"]) if w is not None and r["sim_seconds"] \
+            else None
+        series.setdefault(by, {}).setdefault(x, []).append(
+            (r["sim_seconds"], share))
+    if not series:
+        raise InputError("no finished runs to plot")
+    style()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    colours = plt.get_cmap("viridis")
+    keys = sorted(series, key=lambda k: (k is None, k if k is not None
+                                         else 0), reverse=True)
+    for i, by in enumerate(keys):
+        pts = sorted(series[by].items())
+        xs = [x for x, _ in pts]
+        t = [sum(v[0] for v in vs) / len(vs) for _, vs in pts]
+        sh = [sum(v[1] or 0 for v in vs) / len(vs) for _, vs in pts]
+        c = colours(i / max(1, len(keys) - 1) * 0.85)
+        lab = human(bypath, by) if bypath else None
+        a1.plot(xs, t, "o-", color=c, lw=1.5, ms=4, label=lab)
+        a2.plot(xs, sh, "o-", color=c, lw=1.5, ms=4, label=lab)
+        best = min(range(len(t)), key=lambda j: t[j])
+        a1.plot([xs[best]], [t[best]], "o", ms=9, mfc="none", mec=c, mew=1.5)
+    for a in (a1, a2):
+        a.set_xscale("log", base=2)
+        a.set_xlabel(xpath)
+        a.xaxis.set_major_formatter(
+            matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    a1.set_yscale("log")
+    a1.set_ylabel("simulated time of the run (s, log)")
+    a1.set_title("time to train (circled: fastest)")
+    a2.set_ylabel("share of time the workers compute")
+    a2.set_ylim(0, 1)
+    a2.set_title("computation against communication")
+    if bypath:
+        a2.legend(title=bypath.split(".")[-2] + " " + bypath.split(".")[-1]
+                  if "." in bypath else bypath, loc="upper right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, prefix)
+
+
+# --------------------------------------------------------------------------
 # Command line
 
 
@@ -528,6 +612,17 @@ def main(argv=None):
     t.add_argument("--out", default="results/timeline")
     t.add_argument("--until", type=float,
                    help="show only [0, SECONDS] of simulated time")
+    g = sub.add_parser("scaling", help="run time and compute share against "
+                       "a config value, one line per value of another")
+    g.add_argument("db")
+    g.add_argument("--x", required=True, help="config path, e.g. "
+                   "cluster.workers")
+    g.add_argument("--by", help="config path of the lines, e.g. "
+                   "network.server.bandwidth")
+    g.add_argument("--runs", help="run ids, e.g. 1,2,5 (default: all)")
+    g.add_argument("--name", help="only runs whose name matches this glob")
+    g.add_argument("--out", default="results/scaling")
+    g.add_argument("--title")
     a = p.parse_args(argv)
     try:
         db = open_db(a.db)
@@ -540,6 +635,10 @@ def main(argv=None):
                                a.name)
             paths = plot_curves(db, runs, a.out, xs, a.band, a.log, a.title,
                                 a.smooth)
+        elif a.cmd == "scaling":
+            runs = select_runs(db, parse_ids(a.runs) if a.runs else None,
+                               a.name)
+            paths = plot_scaling(db, runs, a.out, a.x, a.by, a.title)
         else:
             run = a.run
             if run is None:
