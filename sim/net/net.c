@@ -250,11 +250,11 @@ static void heap_push(maxmin_ws *ws, int l)
     h[i] = k;
 }
 
-static share_key heap_pop(maxmin_ws *ws)
+/* Moves k down from position i to its place. */
+static void sift_down_at(maxmin_ws *ws, size_t i, share_key k)
 {
     share_key *h = ws->heap;
-    share_key top = h[0], k = h[--ws->heap_len];
-    size_t n = ws->heap_len, i = 0;
+    size_t n = ws->heap_len;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n)
@@ -267,20 +267,28 @@ static share_key heap_pop(maxmin_ws *ws)
         i = c;
     }
     h[i] = k;
+}
+
+static share_key heap_pop(maxmin_ws *ws)
+{
+    share_key top = ws->heap[0], k = ws->heap[--ws->heap_len];
+    sift_down_at(ws, 0, k);
     return top;
 }
 
 /* Gives every unfrozen flow of link l the rate `share` and takes it out of
  * every link the flow crosses. */
-static void freeze_link(maxmin_ws *ws, int l, double share,
-                        const int *const *routes, const int *route_len,
-                        double *rates)
+static int freeze_link(maxmin_ws *ws, int l, double share,
+                       const int *const *routes, const int *route_len,
+                       double *rates)
 {
+    int frozen = 0;
     for (int i = ws->first[l]; i < ws->end[l]; i++) {
         int f = ws->by_link[i];
         if (ws->frozen[f])
             continue;
         ws->frozen[f] = 1;
+        frozen++;
         rates[f] = share;
         for (int k = 0; k < route_len[f]; k++) {
             int m = routes[f][k];
@@ -295,6 +303,7 @@ static void freeze_link(maxmin_ws *ws, int l, double share,
                 heap_push(ws, m);
         }
     }
+    return frozen;
 }
 
 /* Max-min fair rates by progressive filling: the link with the smallest
@@ -308,9 +317,10 @@ static void maxmin_solve(maxmin_ws *ws, const double *capacity, int n_flows,
                          const int *const *routes, const int *route_len,
                          double *rates)
 {
-    int n_touched = 0;
+    int n_touched = 0, unfrozen = 0;
     for (int f = 0; f < n_flows; f++) {
         ws->frozen[f] = 0;
+        unfrozen += route_len[f] > 0;
         for (int k = 0; k < route_len[f]; k++) {
             int l = routes[f][k];
             if (ws->cnt[l]++ == 0) {
@@ -338,20 +348,27 @@ static void maxmin_solve(maxmin_ws *ws, const double *capacity, int n_flows,
             ws->by_link[ws->end[l]++] = f;
         }
 
-    ws->heap_len = 0;
-    for (int i = 0; i < n_touched; i++)
-        heap_push(ws, ws->touched[i]);
+    /* Built bottom-up in linear time: a star's K uplinks would otherwise
+     * cost K log K pushes, on every recomputation. */
+    ws->heap_len = (size_t)n_touched;
+    for (int i = 0; i < n_touched; i++) {
+        int l = ws->touched[i];
+        ws->heap[i] = (share_key){.share = ws->rem[l] / ws->cnt[l], .link = l};
+    }
+    for (size_t i = ws->heap_len / 2; i-- > 0;)
+        sift_down_at(ws, i, ws->heap[i]);
     /* Links whose share is within TIE_REL_TOL of the current level freeze
      * at exactly that level, so identical links give identical rates. */
     double level = -INFINITY;
-    while (ws->heap_len > 0) {
+    /* Once every flow is frozen the keys left are all stale. */
+    while (ws->heap_len > 0 && unfrozen > 0) {
         share_key k = heap_pop(ws);
         int l = k.link;
         if (ws->cnt[l] == 0 || k.share != ws->rem[l] / ws->cnt[l])
             continue;
         if (!(k.share <= level * (1.0 + TIE_REL_TOL)))
             level = k.share;
-        freeze_link(ws, l, level, routes, route_len, rates);
+        unfrozen -= freeze_link(ws, l, level, routes, route_len, rates);
     }
 }
 
