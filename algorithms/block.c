@@ -74,8 +74,9 @@ double *block_global(block *b)
 static void send_global(block *b, alg_ctx *ctx)
 {
     for (int k = 0; k < b->K; k++)
-        alg_ctx_send(ctx, alg_ctx_server(ctx), k, ALG_MSG_PARAMS, b->round,
-                     b->w, b->n);
+        if (!b->g.dropped[k])
+            alg_ctx_send(ctx, alg_ctx_server(ctx), k, ALG_MSG_PARAMS, b->round,
+                         b->w, b->n);
 }
 
 void block_start(block *b, alg_ctx *ctx)
@@ -108,6 +109,8 @@ void block_on_compute_done(block *b, alg_ctx *ctx, int k, int64_t tag)
                      b->wk + (size_t)k * b->n, b->n);
 }
 
+static void close_round(block *b, alg_ctx *ctx);
+
 void block_on_message(block *b, alg_ctx *ctx, const alg_msg *m)
 {
     if (m->dst != alg_ctx_server(ctx)) {
@@ -118,8 +121,26 @@ void block_on_message(block *b, alg_ctx *ctx, const alg_msg *m)
         return;
     }
     alg_ctx_count_update(ctx, m->src, 0);
-    if (!gather_add(&b->g, m->src, m->data))
-        return;
+    if (gather_add(&b->g, m->src, m->data))
+        close_round(b, ctx);
+}
+
+void block_on_worker_lost(block *b, alg_ctx *ctx, int k)
+{
+    if (gather_drop(&b->g, k))
+        close_round(b, ctx);
+}
+
+void block_on_recover(block *b, alg_ctx *ctx, int k)
+{
+    gather_restore(&b->g, k);
+    if (!b->g.have[k])
+        alg_ctx_send(ctx, alg_ctx_server(ctx), k, ALG_MSG_PARAMS, b->round,
+                     b->w, b->n);
+}
+
+static void close_round(block *b, alg_ctx *ctx)
+{
     gather_mean(&b->g, b->mean);
     b->filter(b->self, b->w, b->mean, b->n);
     int last = b->round == b->rounds;

@@ -38,5 +38,9 @@ double *block_global(block *b); /* the global model, to initialise */
 void block_start(block *b, alg_ctx *ctx);
 void block_on_compute_done(block *b, alg_ctx *ctx, int worker, int64_t tag);
 void block_on_message(block *b, alg_ctx *ctx, const alg_msg *m);
+/* Failures: a recovered worker pulls the block's model afresh if it had
+ * not reported yet; a dropped one is no longer waited for. */
+void block_on_recover(block *b, alg_ctx *ctx, int worker);
+void block_on_worker_lost(block *b, alg_ctx *ctx, int worker);
 
 #endif

@@ -115,8 +115,9 @@ static void begin_round(alg *a, alg_ctx *ctx)
 {
     a->round++;
     for (int k = 0; k < a->K; k++)
-        alg_ctx_send(ctx, alg_ctx_server(ctx), k, ALG_MSG_PARAMS, a->round,
-                     a->w, a->n);
+        if (!a->g.dropped[k])
+            alg_ctx_send(ctx, alg_ctx_server(ctx), k, ALG_MSG_PARAMS, a->round,
+                         a->w, a->n);
 }
 
 static void start(alg *a, alg_ctx *ctx)
@@ -131,6 +132,8 @@ static void on_compute_done(alg *a, alg_ctx *ctx, int k, int64_t tag)
                  a->wk + (size_t)k * a->n, a->n);
 }
 
+static void close_round(alg *a, alg_ctx *ctx);
+
 static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
 {
     if (m->dst != alg_ctx_server(ctx)) {
@@ -144,8 +147,29 @@ static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
         return;
     }
     alg_ctx_count_update(ctx, m->src, 0);
-    if (!gather_add(&a->g, m->src, m->data))
-        return;
+    if (gather_add(&a->g, m->src, m->data))
+        close_round(a, ctx);
+}
+
+static void on_worker_lost(alg *a, alg_ctx *ctx, int k)
+{
+    if (gather_drop(&a->g, k))
+        close_round(a, ctx);
+}
+
+/* A worker back from a crash has lost its model: it restarts from the
+ * centre, and takes part in the round if it had not yet. */
+static void on_recover(alg *a, alg_ctx *ctx, int k)
+{
+    gather_restore(&a->g, k);
+    memcpy(a->wk + (size_t)k * a->n, a->w, a->n * sizeof *a->w);
+    if (!a->g.have[k])
+        alg_ctx_send(ctx, alg_ctx_server(ctx), k, ALG_MSG_PARAMS, a->round,
+                     a->w, a->n);
+}
+
+static void close_round(alg *a, alg_ctx *ctx)
+{
     gather_mean(&a->g, a->mean);
     for (size_t i = 0; i < a->n; i++)
         a->w[i] = (1.0 - a->beta) * a->w[i] + a->beta * a->mean[i];
@@ -169,4 +193,6 @@ const alg_ops alg_easgd_ops = {
     .on_compute_done = on_compute_done,
     .on_message = on_message,
     .destroy = destroy,
+    .on_recover = on_recover,
+    .on_worker_lost = on_worker_lost,
 };

@@ -81,6 +81,16 @@ static void on_compute_done(alg *a, alg_ctx *ctx, int k, int64_t tag)
     block_on_compute_done(a->b, ctx, k, tag);
 }
 
+static void on_recover(alg *a, alg_ctx *ctx, int k)
+{
+    block_on_recover(a->b, ctx, k);
+}
+
+static void on_worker_lost(alg *a, alg_ctx *ctx, int k)
+{
+    block_on_worker_lost(a->b, ctx, k);
+}
+
 static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
 {
     block_on_message(a->b, ctx, m);
@@ -97,4 +107,6 @@ const alg_ops alg_ma_ops = {
     .on_compute_done = on_compute_done,
     .on_message = on_message,
     .destroy = destroy,
+    .on_recover = on_recover,
+    .on_worker_lost = on_worker_lost,
 };

@@ -4,7 +4,11 @@
  * draws a mini-batch, computes the mean gradient g_k at w and sends it back;
  * when all K gradients are in, the server sets w -= lr * mean_k(g_k) and the
  * next round begins. The round is a barrier: it lasts as long as the slowest
- * worker's compute plus its messages. */
+ * worker's compute plus its messages.
+ * Failures: a crashed worker holds the barrier until it recovers (it then
+ * pulls the round's model afresh), unless on_crash is "drop": then after
+ * the timeout the server averages the others' gradients, and stops sending
+ * to the worker until it is back. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,8 +64,9 @@ static void begin_round(alg *a, alg_ctx *ctx)
 {
     a->round++;
     for (int k = 0; k < a->K; k++)
-        alg_ctx_send(ctx, alg_ctx_server(ctx), k, ALG_MSG_PARAMS, a->round,
-                     a->w, a->n);
+        if (!a->g.dropped[k])
+            alg_ctx_send(ctx, alg_ctx_server(ctx), k, ALG_MSG_PARAMS, a->round,
+                         a->w, a->n);
 }
 
 static void start(alg *a, alg_ctx *ctx)
@@ -76,6 +81,8 @@ static void on_compute_done(alg *a, alg_ctx *ctx, int k, int64_t tag)
                  a->grads + (size_t)k * a->n, a->n);
 }
 
+static void close_round(alg *a, alg_ctx *ctx);
+
 static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
 {
     if (m->kind == ALG_MSG_PARAMS) {
@@ -88,8 +95,26 @@ static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
         return;
     }
     alg_ctx_count_update(ctx, m->src, 0);
-    if (!gather_add(&a->g, m->src, m->data))
-        return;
+    if (gather_add(&a->g, m->src, m->data))
+        close_round(a, ctx);
+}
+
+static void on_worker_lost(alg *a, alg_ctx *ctx, int k)
+{
+    if (gather_drop(&a->g, k))
+        close_round(a, ctx);
+}
+
+static void on_recover(alg *a, alg_ctx *ctx, int k)
+{
+    gather_restore(&a->g, k);
+    if (!a->g.have[k])
+        alg_ctx_send(ctx, alg_ctx_server(ctx), k, ALG_MSG_PARAMS, a->round,
+                     a->w, a->n);
+}
+
+static void close_round(alg *a, alg_ctx *ctx)
+{
     gather_mean(&a->g, a->mean);
     for (size_t i = 0; i < a->n; i++)
         a->w[i] -= a->lr * a->mean[i];
@@ -112,4 +137,6 @@ const alg_ops alg_ssgd_ops = {
     .on_compute_done = on_compute_done,
     .on_message = on_message,
     .destroy = destroy,
+    .on_recover = on_recover,
+    .on_worker_lost = on_worker_lost,
 };
