@@ -6,7 +6,8 @@
 #
 #   configs/teaching/comm_vs_comp.sh [DB]      (default results/lesson-comm.db)
 #
-# Writes results/lesson-comm.{png,svg} and results/lesson-comm-curves.{png,svg}.
+# Writes results/lesson-comm.{png,svg}, results/lesson-comm-curves.{png,svg}
+# and results/lesson-comm-timeline.{png,svg} (three rounds of K = 8, 1 Gb/s).
 # DTSIM names the binary (default build/dtsim).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,5 +28,14 @@ done
 /usr/bin/python3 tools/dtsim_plot.py curves "$db" --name "*, 1Gbps" \
     --x time,step --smooth 1 --out results/lesson-comm-curves \
     --title "the same 200 rounds at 1 Gbps: equal accuracy per round, not per second"
+# Three rounds of K = 8 at 1 Gb/s, with their timeline, in a database of
+# their own so that the sweep's plot above stays one run per point.
+tdb=${db%.db}-timeline.db
+rm -f "$tdb" "$tdb-wal" "$tdb-shm"
+"$dtsim" run configs/teaching/comm_vs_comp.json --out "$tdb" --quiet \
+    --set cluster.workers=8 --set batch.size=16 --set network.bandwidth=1Gbps \
+    --set algorithm.rounds=3 --set output.events=true --set "name=K=8, 1Gbps"
+/usr/bin/python3 tools/dtsim_plot.py timeline "$tdb" \
+    --out results/lesson-comm-timeline
 sqlite3 -header -column "$db" "SELECT name, ROUND(sim_seconds, 2) AS sim_seconds,
     ROUND(final_accuracy, 4) AS accuracy, total_bytes FROM runs ORDER BY run_id"
