@@ -268,6 +268,7 @@ def plot_curves(db, runs, prefix, xs=("time", "bytes", "step"), band="minmax",
                              sharey=True, squeeze=False)
     axes = axes[0]
     colours = plt.get_cmap("tab10").colors
+    smoothed = False
     for i, x in enumerate(xs):
         col, xlabel = X_AXES[x]
         ax = axes[i]
@@ -281,6 +282,7 @@ def plot_curves(db, runs, prefix, xs=("time", "bytes", "step"), band="minmax",
             if w is None:
                 w = max(1, len(a["mean"]) // 60)
             ys = [smooth(a[s], w) for s in ("mean", "lo", "hi")]
+            smoothed = smoothed or ys[0] is not a["mean"]
             ys = [[y[k] for k in keep] for y in ys]
             lab = f"{label} (n={a['n']})" if a["n"] > 1 else label
             ax.plot(xv, ys[0], color=c, lw=1.4, label=lab)
@@ -301,7 +303,7 @@ def plot_curves(db, runs, prefix, xs=("time", "bytes", "step"), band="minmax",
     if multi:
         notes.append("line: mean over seeds, band: "
                      + ("±1 sd" if band == "sd" else "min-max"))
-    if smooth_width is None or smooth_width > 1:
+    if smoothed:
         notes.append("moving average over "
                      + (f"{smooth_width} points" if smooth_width
                         else "1/60 of the points"))

@@ -73,6 +73,8 @@ def svg_of(fig):
 def fmt(v, spec):
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
+    if isinstance(v, float) and abs(v) < 1e-12:
+        v = 0.0  # rounding residue of sums of times, not a real duration
     return format(v, spec)
 
 
@@ -124,6 +126,32 @@ def experiments_table(groups):
     return "\n".join(out)
 
 
+def workers_table(db, run):
+    """Where each worker's time went in the timeline's run (whole run)."""
+    rows = db.execute(
+        "SELECT w.worker, w.compute_seconds, w.comm_seconds, w.idle_seconds,"
+        " w.updates, w.bytes_sent, w.bytes_received, r.sim_seconds "
+        "FROM workers w JOIN runs r USING (run_id) WHERE run_id = ? "
+        "ORDER BY worker", (run,)).fetchall()
+    if not rows:
+        return ""
+    out = ["<p class='note'>Each worker over the whole run: computing, its "
+           "messages in transit, and the rest (waiting).</p>"
+           '<table><tr><th class="l">worker</th><th>compute s</th>'
+           "<th>comm s</th><th>idle s</th><th>computing</th><th>updates</th>"
+           "<th>bytes sent</th><th>bytes received</th></tr>"]
+    for wk, comp, comm, idle, upd, sent, recv, sim in rows:
+        share = comp / sim if comp is not None and sim else None
+        out.append(
+            f'<tr><td class="l">worker{wk}</td><td>{fmt(comp, ".4g")}</td>'
+            f'<td>{fmt(comm, ".4g")}</td><td>{fmt(idle, ".4g")}</td>'
+            f'<td>{fmt(share * 100 if share is not None else None, ".1f")}%'
+            f'</td><td>{fmt(upd, "d")}</td><td>{fmt(sent, ",d")}</td>'
+            f'<td>{fmt(recv, ",d")}</td></tr>')
+    out.append("</table>")
+    return "\n".join(out)
+
+
 def build(db_path, run=None):
     db = dp.open_db(db_path)
     table, n_runs = runs_table(db)
@@ -162,6 +190,7 @@ def build(db_path, run=None):
                      "utilisation. The full timeline: <code>dtsim run CONFIG "
                      "--trace out.json</code>, opened in Perfetto.</p>")
         parts.append(f'<div class="chart" id="timeline">{svg_of(fig)}</div>')
+        parts.append(workers_table(db, run))
     else:
         parts.append("<p class='note'>No run recorded events; run one with "
                      "<code>--set output.events=true</code> to see its "
