@@ -20,6 +20,7 @@
 #include "io/store.h"
 #include "ml/model.h"
 #include "run/runner.h"
+#include "sweep/sweep.h"
 
 #ifndef DTSIM_VERSION
 #define DTSIM_VERSION "unknown"
@@ -44,6 +45,9 @@ static const char usage_main[] =
     "  list           algorithms and their parameters, models, options\n"
     "  report DB --html FILE\n"
     "                 one self-contained HTML page: runs, curves, timeline\n"
+    "  sweep SPEC [--out DB] [--jobs N] [--resume] [--shard I/N] [--dry-run]\n"
+    "                 run a sweep spec's runs in parallel into one database\n"
+    "  merge OUT DB...  combine sweep shards' databases into OUT\n"
     "  help [COMMAND] this text, or a command's\n"
     "  version        print the version\n"
     "\n"
@@ -518,6 +522,10 @@ int main(int argc, char **argv)
         return cmd_list(argc - 2, argv + 2);
     if (strcmp(cmd, "report") == 0)
         return cmd_report(argc - 2, argv + 2);
+    if (strcmp(cmd, "sweep") == 0)
+        return sweep_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "merge") == 0)
+        return merge_main(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("dtsim %s\n", DTSIM_VERSION);
         return 0;

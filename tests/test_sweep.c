@@ -1,0 +1,491 @@
+/* Sweeps through the binary: expansion, validation before anything runs,
+ * results independent of --jobs, resume after SIGKILL, divergence and
+ * failure, shards and merge. Rows are compared keyed by the sweep index
+ * (sweep_runs.idx), with every column that depends only on config and seed. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "support.h"
+
+static char *path_in(const char *dir, const char *name)
+{
+    char *p = malloc(512);
+    snprintf(p, 512, "%s/%s", dir, name);
+    return p;
+}
+
+/* A spec over the post's MA config, shortened; extra is spliced into the
+ * top-level object. */
+static char *write_spec(const char *dir, const char *name, int rounds,
+                        const char *extra)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "{\"name\": \"t\", \"base\": \"%s/configs/seed/ma.json\",\n"
+             " \"set\": {\"algorithm.rounds\": %d},\n%s}\n",
+             DTSIM_SOURCE_DIR, rounds, extra);
+    return ts_write_file(dir, name, text);
+}
+
+/* 2 x 2 grid, a zip of 2, 2 seeds: 16 runs. */
+static const char grid16[] =
+    " \"grid\": [{\"name\": \"K\", \"path\": \"cluster.workers\", "
+    "\"values\": [2, 4]},\n"
+    "          {\"name\": \"M\", \"path\": \"algorithm.local_steps\", "
+    "\"values\": [1, 3]}],\n"
+    " \"zip\": [{\"name\": \"bw\", \"path\": \"network.bandwidth\", "
+    "\"values\": [\"100Mbps\", \"1Gbps\"]},\n"
+    "         {\"name\": \"lat\", \"path\": \"network.latency\", \"values\": "
+    "[\"5ms\", \"50us\"]}],\n"
+    " \"seeds\": 2\n";
+
+static ts_result *run(const char *const *args)
+{
+    static ts_result r;
+    ts_run_dtsim(&r, args);
+    return &r;
+}
+
+static void run_ok(const char *const *args)
+{
+    ts_result *r = run(args);
+    cr_assert_eq(r->exit_code, 0, "dtsim failed (%d): %s", r->exit_code,
+                 r->err);
+}
+
+/* Everything but run_id and wall-clock columns, keyed by sweep index. */
+static const char *const row_queries[] = {
+    "SELECT sr.idx, sr.label, r.name, r.algorithm, r.config_json, r.seed, "
+    "r.status, r.error, r.sim_seconds, r.total_bytes, r.total_messages, "
+    "r.steps, r.final_accuracy, r.final_loss FROM sweep_runs sr JOIN runs r "
+    "USING (run_id) ORDER BY sr.idx",
+    "SELECT sr.idx, m.step, m.sim_time, m.bytes, m.messages, "
+    "m.test_accuracy, m.test_loss, m.train_loss FROM sweep_runs sr JOIN "
+    "metrics m USING (run_id) ORDER BY sr.idx, m.step",
+    "SELECT sr.idx, w.worker, w.compute_seconds, w.comm_seconds, "
+    "w.idle_seconds, w.updates, w.bytes_sent, w.bytes_received, "
+    "w.mean_staleness, w.max_staleness FROM sweep_runs sr JOIN workers w "
+    "USING (run_id) ORDER BY sr.idx, w.worker",
+};
+
+static void same_rows(const char *a, const char *b, const char *sql)
+{
+    char *x = ts_sql_dump(a, sql), *y = ts_sql_dump(b, sql);
+    cr_assert(x && y, "query failed: %s", sql);
+    cr_assert(strlen(x) > 0, "no rows: %s", sql);
+    char *sx, *sy;
+    char *lx = strtok_r(x, "\n", &sx), *ly = strtok_r(y, "\n", &sy);
+    size_t row = 0;
+    while (lx || ly) {
+        cr_assert(lx && ly, "row counts differ at row %zu of %s", row, sql);
+        cr_assert_str_eq(lx, ly, "row %zu differs", row);
+        lx = strtok_r(NULL, "\n", &sx);
+        ly = strtok_r(NULL, "\n", &sy);
+        row++;
+    }
+    free(x);
+    free(y);
+}
+
+static void same_sweep_rows(const char *a, const char *b)
+{
+    for (size_t q = 0; q < sizeof row_queries / sizeof row_queries[0]; q++)
+        same_rows(a, b, row_queries[q]);
+}
+
+static void assert_clean(const char *db, long n)
+{
+    char *ok = ts_sql_dump(db, "PRAGMA integrity_check");
+    cr_assert(ok);
+    cr_assert_str_eq(ok, "ok\n");
+    free(ok);
+    cr_assert_eq(ts_sql_count(db, "SELECT COUNT(*) FROM runs"), n);
+    cr_assert_eq(ts_sql_count(db, "SELECT COUNT(*) FROM sweep_runs"), n);
+    cr_assert_eq(ts_sql_count(db, "SELECT COUNT(DISTINCT idx) FROM "
+                                  "sweep_runs"),
+                 n);
+    cr_assert_eq(ts_sql_count(db, "SELECT COUNT(*) FROM runs WHERE status "
+                                  "NOT IN ('done', 'diverged')"),
+                 0);
+}
+
+/* Lines of a dry run that list runs. */
+static size_t count_runs(const char *out)
+{
+    size_t n = 0;
+    for (const char *l = out; *l; l = strchr(l, '\n') + 1) {
+        n += *l != '#' && *l != '\n';
+        if (!strchr(l, '\n'))
+            break;
+    }
+    return n;
+}
+
+Test(sweep, grid_zip_and_seeds_expand_in_order_with_labels)
+{
+    const char *dir = ts_tmpdir();
+    char *spec = write_spec(dir, "s.json", 10, grid16);
+    ts_result *r = run((const char *[]){"sweep", spec, "--dry-run", NULL});
+    cr_assert_eq(r->exit_code, 0, "%s", r->err);
+    cr_assert_eq(count_runs(r->out), 16, "%s", r->out);
+    /* Grid axes vary slowest, the zip next, seeds fastest. */
+    cr_assert(strstr(r->out, "\n0\tK=2,M=1,bw=100Mbps,lat=5ms,seed=1\t"), "%s",
+              r->out);
+    cr_assert(strstr(r->out, "\n1\tK=2,M=1,bw=100Mbps,lat=5ms,seed=2\t"));
+    cr_assert(strstr(r->out, "\n2\tK=2,M=1,bw=1Gbps,lat=50us,seed=1\t"));
+    cr_assert(strstr(r->out, "\n4\tK=2,M=3,bw=100Mbps,lat=5ms,seed=1\t"));
+    cr_assert(strstr(r->out, "\n15\tK=4,M=3,bw=1Gbps,lat=50us,seed=2\t"));
+    /* The overrides as the runner will apply them; "set" stays out of the
+     * label but not out of the run. */
+    cr_assert(strstr(r->out, "algorithm.rounds=10 cluster.workers=4 "
+                             "algorithm.local_steps=3 "
+                             "network.bandwidth=\"1Gbps\" "
+                             "network.latency=\"50us\" seed=2"),
+              "%s", r->out);
+    free(spec);
+}
+
+Test(sweep, blocks_vary_what_only_some_algorithms_have)
+{
+    const char *dir = ts_tmpdir();
+    char *spec = write_spec(
+        dir, "b.json", 10,
+        " \"grid\": [{\"name\": \"K\", \"path\": \"cluster.workers\", "
+        "\"values\": [2, 4]}],\n"
+        " \"blocks\": [\n"
+        "  {\"grid\": [{\"name\": \"alg\", \"path\": \"algorithm\", "
+        "\"values\": [{\"name\": \"ma\", \"rounds\": 10}, {\"name\": "
+        "\"bmuf\", \"rounds\": 10}]},\n"
+        "             {\"name\": \"M\", \"path\": \"algorithm.local_steps\", "
+        "\"values\": [1, 5]}]},\n"
+        "  {\"grid\": [{\"name\": \"alg\", \"path\": \"algorithm\", "
+        "\"values\": [{\"name\": \"easgd\", \"rounds\": 10}]}]}]\n");
+    /* "set" of algorithm.rounds overlaps the "algorithm" axis. */
+    ts_result *r = run((const char *[]){"sweep", spec, "--dry-run", NULL});
+    cr_assert_eq(r->exit_code, 2);
+    cr_assert(strstr(r->err, "sets algorithm, which axis"), "%s", r->err);
+
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"base\": \"%s/configs/seed/ma.json\",\n"
+             " \"grid\": [{\"name\": \"K\", \"path\": \"cluster.workers\", "
+             "\"values\": [2, 4]}],\n"
+             " \"blocks\": [\n"
+             "  {\"grid\": [{\"name\": \"alg\", \"path\": \"algorithm\", "
+             "\"values\": [{\"name\": \"ma\", \"rounds\": 10}, {\"name\": "
+             "\"bmuf\", \"rounds\": 10}]},\n"
+             "             {\"name\": \"M\", \"path\": "
+             "\"algorithm.local_steps\", \"values\": [1, 5]}]},\n"
+             "  {\"grid\": [{\"name\": \"alg\", \"path\": \"algorithm\", "
+             "\"values\": [{\"name\": \"easgd\", \"rounds\": 10}]}]}]}\n",
+             DTSIM_SOURCE_DIR);
+    char *spec2 = ts_write_file(dir, "b2.json", text);
+    r = run((const char *[]){"sweep", spec2, "--dry-run", NULL});
+    cr_assert_eq(r->exit_code, 0, "%s", r->err);
+    cr_assert_eq(count_runs(r->out), 2 * 2 * 2 + 2, "%s", r->out);
+    cr_assert(strstr(r->out, "\n0\tK=2,alg=ma,M=1\t"), "%s", r->out);
+    cr_assert(strstr(r->out, "\n7\tK=4,alg=bmuf,M=5\t"), "%s", r->out);
+    cr_assert(strstr(r->out, "\n8\tK=2,alg=easgd\t"), "%s", r->out);
+    cr_assert(strstr(r->out, "\n9\tK=4,alg=easgd\t"), "%s", r->out);
+    free(spec);
+    free(spec2);
+}
+
+Test(sweep, zipped_axes_of_different_lengths_are_refused)
+{
+    const char *dir = ts_tmpdir();
+    char *spec = write_spec(
+        dir, "z.json", 10,
+        " \"zip\": [{\"name\": \"bw\", \"path\": \"network.bandwidth\", "
+        "\"values\": [\"1Gbps\", \"10Gbps\"]},\n"
+        "         {\"name\": \"lat\", \"path\": \"network.latency\", "
+        "\"values\": [\"5ms\"]}]\n");
+    ts_result *r = run((const char *[]){"sweep", spec, "--dry-run", NULL});
+    cr_assert_eq(r->exit_code, 2);
+    cr_assert(strstr(r->err, spec), "%s", r->err);
+    cr_assert(strstr(r->err, "$.zip[1]: zip axis \"lat\" has 1 values"), "%s",
+              r->err);
+    free(spec);
+}
+
+Test(sweep, one_bad_axis_value_fails_the_sweep_before_any_row_is_written)
+{
+    const char *dir = ts_tmpdir();
+    char *spec = write_spec(
+        dir, "bad.json", 10,
+        " \"grid\": [{\"name\": \"K\", \"path\": \"cluster.workers\", "
+        "\"values\": [2, 4]},\n"
+        "          {\"name\": \"lr\", \"path\": \"algorithm.lr\", "
+        "\"values\": [0.1, 0.05, -1]}],\n"
+        " \"seeds\": 2\n");
+    char *db = path_in(dir, "bad.db");
+    ts_result *r = run((const char *[]){"sweep", spec, "--out", db, NULL});
+    cr_assert_eq(r->exit_code, 2, "%s", r->err);
+    /* The first run with the bad value is run 4 (K=2, lr=-1, seed 1). */
+    cr_assert(strstr(r->err, spec), "%s", r->err);
+    cr_assert(strstr(r->err, "run 4 (K=2,lr=-1,seed=1)"), "%s", r->err);
+    cr_assert(strstr(r->err, "axis \"lr\" ($.grid[1].values[2])"), "%s",
+              r->err);
+    cr_assert(strstr(r->err, "$.algorithm.lr: expected a number > 0"), "%s",
+              r->err);
+    cr_assert_eq(access(db, F_OK), -1, "the database was created");
+    /* A path that no config has is found the same way. */
+    char *spec2 = write_spec(dir, "bad2.json", 10,
+                             " \"grid\": [{\"name\": \"x\", \"path\": "
+                             "\"algorithm.lrr\", \"values\": [1]}]\n");
+    r = run((const char *[]){"sweep", spec2, "--out", db, NULL});
+    cr_assert_eq(r->exit_code, 2);
+    cr_assert(strstr(r->err, "axis \"x\" ($.grid[0].values[0]) sets "
+                             "algorithm.lrr = 1"),
+              "%s", r->err);
+    cr_assert_eq(access(db, F_OK), -1);
+    free(spec);
+    free(spec2);
+    free(db);
+}
+
+Test(sweep, results_do_not_depend_on_jobs, .timeout = 120)
+{
+    const char *dir = ts_tmpdir();
+    char *spec = write_spec(dir, "s.json", 60, grid16);
+    char *a = path_in(dir, "j1.db"), *b = path_in(dir, "j2.db");
+    run_ok((const char *[]){"sweep", spec, "--out", a, "--jobs", "1", "--quiet",
+                            NULL});
+    run_ok((const char *[]){"sweep", spec, "--out", b, "--jobs", "2", "--quiet",
+                            NULL});
+    same_sweep_rows(a, b);
+    assert_clean(a, 16);
+    assert_clean(b, 16);
+    /* Runs are handed out in index order, so a new database numbers them
+     * in index order whatever --jobs is. */
+    same_rows(a, b, "SELECT idx, run_id FROM sweep_runs ORDER BY idx");
+    cr_assert_eq(ts_sql_count(b, "SELECT COUNT(*) FROM sweep_runs WHERE "
+                                 "run_id <> idx + 1"),
+                 0);
+    /* A sweep run is the run `dtsim run` makes of the same overrides. */
+    char *c = path_in(dir, "one.db");
+    run_ok((const char *[]){
+        "run", "configs/seed/ma.json", "--set", "algorithm.rounds=60", "--set",
+        "cluster.workers=4", "--set", "algorithm.local_steps=3", "--set",
+        "network.bandwidth=1Gbps", "--set", "network.latency=50us", "--seed",
+        "2", "--out", c, "--quiet", NULL});
+    char *x = ts_sql_dump(c, "SELECT step, sim_time, bytes, test_accuracy, "
+                             "test_loss FROM metrics ORDER BY step");
+    char *y = ts_sql_dump(b, "SELECT step, sim_time, bytes, test_accuracy, "
+                             "test_loss FROM metrics WHERE run_id = (SELECT "
+                             "run_id FROM sweep_runs WHERE idx = 15) ORDER "
+                             "BY step");
+    cr_assert(x && y && strlen(x) > 0);
+    cr_assert_str_eq(x, y);
+    free(x);
+    free(y);
+    free(spec);
+    free(a);
+    free(b);
+    free(c);
+}
+
+static long finished_runs(const char *db)
+{
+    return ts_sql_count(db, "SELECT COUNT(*) FROM runs WHERE status IN "
+                            "('done', 'diverged')");
+}
+
+Test(sweep, a_killed_sweep_resumes_to_the_rows_of_an_uninterrupted_one,
+     .timeout = 180)
+{
+    const char *dir = ts_tmpdir();
+    char *spec = write_spec(dir, "s.json", 300, grid16);
+    char *whole = path_in(dir, "whole.db"), *db = path_in(dir, "killed.db");
+    run_ok((const char *[]){"sweep", spec, "--out", whole, "--jobs", "2",
+                            "--quiet", NULL});
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(DTSIM_BIN, DTSIM_BIN, "sweep", spec, "--out", db, "--jobs", "2",
+              (char *)NULL);
+        _exit(127);
+    }
+    /* Kill it once a few runs are stored, while others are under way. */
+    struct timespec tick = {0, 2 * 1000 * 1000};
+    long done = 0;
+    for (int i = 0; i < 30000 && done < 4; i++) {
+        nanosleep(&tick, NULL);
+        if (access(db, F_OK) == 0)
+            done = finished_runs(db);
+    }
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status), "the sweep ended before it was killed");
+    long before = finished_runs(db);
+    cr_assert(before >= 4 && before < 16, "%ld runs finished at the kill",
+              before);
+
+    ts_result *r = run((const char *[]){"sweep", spec, "--out", db, "--jobs",
+                                        "2", "--resume", NULL});
+    cr_assert_eq(r->exit_code, 0, "%s", r->err);
+    char want[64];
+    snprintf(want, sizeof want, "%ld of 16 runs already finished", before);
+    cr_assert(strstr(r->err, want), "%s", r->err);
+    same_sweep_rows(whole, db);
+    assert_clean(db, 16);
+    cr_assert_eq(ts_sql_count(db, "SELECT COUNT(*) FROM sweeps"), 1);
+    /* Resuming a finished sweep runs nothing and changes nothing. */
+    run_ok((const char *[]){"sweep", spec, "--out", db, "--resume", "--quiet",
+                            NULL});
+    same_sweep_rows(whole, db);
+    assert_clean(db, 16);
+    free(spec);
+    free(whole);
+    free(db);
+}
+
+Test(sweep, diverging_and_failing_runs_do_not_stop_the_sweep, .timeout = 120)
+{
+    const char *dir = ts_tmpdir();
+    /* lr = 1e308 overflows the weights in the first step: the model is no
+     * longer finite and the run diverges. Two million rounds cannot finish
+     * within --timeout 1: that run is stopped and fails. */
+    char *spec = write_spec(
+        dir, "d.json", 20,
+        " \"zip\": [{\"name\": \"lr\", \"path\": \"algorithm.lr\", "
+        "\"values\": [0.1, 1e308, 0.1, 0.05], \"labels\": [\"ok\", \"huge\", "
+        "\"ok2\", \"ok3\"]},\n"
+        "         {\"name\": \"R\", \"path\": \"algorithm.rounds\", "
+        "\"values\": "
+        "[20, 20, 2000000, 20]}]\n");
+    /* rounds is in "set" too: the zip may not override it. */
+    ts_result *r = run((const char *[]){"sweep", spec, "--dry-run", NULL});
+    cr_assert_eq(r->exit_code, 2);
+    free(spec);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"base\": \"%s/configs/seed/ma.json\",\n"
+             " \"zip\": [{\"name\": \"lr\", \"path\": \"algorithm.lr\", "
+             "\"values\": [0.1, 1e308, 0.1, 0.05], \"labels\": [\"ok\", "
+             "\"huge\", \"long\", \"ok3\"]},\n"
+             "         {\"name\": \"R\", \"path\": \"algorithm.rounds\", "
+             "\"values\": [20, 20, 2000000, 20]}]}\n",
+             DTSIM_SOURCE_DIR);
+    spec = ts_write_file(dir, "d2.json", text);
+    char *db = path_in(dir, "d.db");
+    r = run((const char *[]){"sweep", spec, "--out", db, "--jobs", "2",
+                             "--timeout", "1", NULL});
+    cr_assert_eq(r->exit_code, 1, "a failed run must show in the exit code: %s",
+                 r->err);
+    char *st = ts_sql_dump(db, "SELECT sr.label, r.status, r.error, "
+                               "r.steps FROM sweep_runs sr JOIN runs r USING "
+                               "(run_id) ORDER BY sr.idx");
+    cr_assert(st);
+    char *l = strtok(st, "\n");
+    cr_assert_str_eq(l, "lr=ok,R=20|done|NULL|20");
+    l = strtok(NULL, "\n");
+    cr_assert_str_eq(l, "lr=huge,R=20|diverged|model not finite at step 1|1");
+    l = strtok(NULL, "\n");
+    cr_assert(strstr(l, "lr=long,R=2000000|failed|run exceeded --timeout 1 "
+                        "s|"),
+              "%s", l);
+    l = strtok(NULL, "\n");
+    cr_assert_str_eq(l, "lr=ok3,R=20|done|NULL|20");
+    free(st);
+    cr_assert_eq(ts_sql_count(db, "SELECT COUNT(*) FROM metrics m JOIN "
+                                  "sweep_runs sr USING (run_id) WHERE "
+                                  "sr.idx = 1"),
+                 1, "the diverged run keeps its rows up to the divergence");
+    free(spec);
+    free(db);
+}
+
+Test(sweep, shards_merged_equal_the_whole_sweep, .timeout = 120)
+{
+    const char *dir = ts_tmpdir();
+    char *spec = write_spec(dir, "s.json", 40, grid16);
+    char *whole = path_in(dir, "whole.db"), *s0 = path_in(dir, "s0.db"),
+         *s1 = path_in(dir, "s1.db"), *s2 = path_in(dir, "s2.db"),
+         *out = path_in(dir, "merged.db");
+    run_ok((const char *[]){"sweep", spec, "--out", whole, "--quiet", NULL});
+    const char *shards[3] = {s0, s1, s2};
+    for (int i = 0; i < 3; i++) {
+        char sh[8];
+        snprintf(sh, sizeof sh, "%d/3", i);
+        run_ok((const char *[]){"sweep", spec, "--out", shards[i], "--shard",
+                                sh, "--quiet", NULL});
+    }
+    /* A slice is every third run, starting at the shard's number. */
+    cr_assert_eq(ts_sql_count(s1, "SELECT COUNT(*) FROM sweep_runs WHERE idx "
+                                  "% 3 = 1"),
+                 5);
+    cr_assert_eq(ts_sql_count(s1, "SELECT COUNT(*) FROM runs"), 5);
+    run_ok((const char *[]){"merge", out, s2, s0, s1, NULL});
+    same_sweep_rows(whole, out);
+    assert_clean(out, 16);
+    /* Merging a shard again adds nothing. */
+    run_ok((const char *[]){"merge", out, s1, NULL});
+    assert_clean(out, 16);
+    cr_assert_eq(ts_sql_count(out, "SELECT COUNT(*) FROM sweeps"), 1);
+
+    /* The same run with other results is a conflict, not a duplicate. */
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(s0, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(h,
+                              "UPDATE metrics SET test_accuracy = 0.5 WHERE "
+                              "run_id = (SELECT run_id FROM sweep_runs WHERE "
+                              "idx = 3) AND step = 7",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(h);
+    ts_result *r = run((const char *[]){"merge", out, s0, NULL});
+    cr_assert_eq(r->exit_code, 2, "%s", r->err);
+    cr_assert(strstr(r->err, "(sweep index 3, K=2,M=1,bw=1Gbps,lat=50us,"
+                             "seed=2) conflicts"),
+              "%s", r->err);
+    assert_clean(out, 16);
+    free(spec);
+    free(whole);
+    free(s0);
+    free(s1);
+    free(s2);
+    free(out);
+}
+
+#ifdef DTSIM_HAVE_MPI
+Test(sweep, mpi_ranks_give_the_rows_of_one_job, .timeout = 180)
+{
+    const char *dir = ts_tmpdir();
+    char *spec = write_spec(dir, "s.json", 40, grid16);
+    char *a = path_in(dir, "j1.db"), *b = path_in(dir, "mpi.db");
+    run_ok((const char *[]){"sweep", spec, "--out", a, "--jobs", "1", "--quiet",
+                            NULL});
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+        execlp("mpirun", "mpirun", "--oversubscribe", "-np", "3", DTSIM_BIN,
+               "sweep", spec, "--out", b, "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "mpirun failed: %d", status);
+    same_sweep_rows(a, b);
+    assert_clean(b, 16);
+    free(spec);
+    free(a);
+    free(b);
+}
+#endif
