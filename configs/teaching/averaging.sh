@@ -36,8 +36,9 @@ WITH late AS (
   WHERE m.step > 0.8 * r.steps GROUP BY r.run_id)
 SELECT r.name, COUNT(*) AS runs,
        ROUND(AVG(r.final_accuracy), 4) AS final_mean,
-       ROUND(SQRT(AVG(r.final_accuracy * r.final_accuracy)
-                  - AVG(r.final_accuracy) * AVG(r.final_accuracy)), 4) AS final_sd,
+       ROUND(SQRT((AVG(r.final_accuracy * r.final_accuracy)
+                   - AVG(r.final_accuracy) * AVG(r.final_accuracy))
+                  * COUNT(*) / MAX(COUNT(*) - 1, 1)), 4) AS final_sd,
        ROUND(MIN(r.final_accuracy), 4) AS final_min,
        ROUND(AVG(late.acc), 4) AS late_mean,
        ROUND(AVG(r.total_bytes)) AS bytes
