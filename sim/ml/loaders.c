@@ -139,8 +139,7 @@ static int parse_libsvm_line(const char *path, long line, char *p,
         double v = strtod(colon + 1, &end);
         /* strtod would skip blanks: "3: 5" must not take the next token. */
         if (end == colon + 1 || isspace((unsigned char)colon[1]) ||
-            (*end && !isspace((unsigned char)*end)) ||
-            !isfinite(v))
+            (*end && !isspace((unsigned char)*end)) || !isfinite(v))
             return sim_err_set(err, SIM_EDATA,
                                "%s:%ld: token %zu: value not a finite number: "
                                "'%.*s'",

@@ -14,17 +14,20 @@
  * matrix products go through cblas_dgemm, so linking an optimised CBLAS in
  * place of GSL's reference one speeds them up without a code change.
  *
- * Determinism: every reduction over rows is either inside one dgemm (whose
- * summation order a given CBLAS build fixes; OpenBLAS splits level-3 work
- * over threads by output blocks, not along the summed dimension) or an
- * explicit loop in row order here; blocks are added in row order. The
- * result is a function of (w, data, rows) for a given CBLAS build. */
+ * Determinism: every reduction over rows is either inside one dgemm or an
+ * explicit loop in row order here, and blocks are added in row order, so
+ * the result is a function of (w, data, rows) for a given CBLAS build and
+ * thread count. Creating a model pins OpenBLAS to one thread (blas.h),
+ * because its rounding changes with the thread count. Different CBLAS
+ * builds (reference vs OpenBLAS, or OpenBLAS's kernels for different CPUs)
+ * round differently: runs are reproducible on one machine and build. */
 #include <gsl/gsl_cblas.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas.h"
 #include "model.h"
 
 /* Rows per block: big enough that dgemm runs near its peak (the 784-wide
@@ -357,6 +360,8 @@ static int create(const mdl_opts *o, int is_softmax, mdl **out, sim_err *err)
     mlp *m = calloc(1, sizeof *m);
     if (!m)
         return sim_err_set(err, SIM_ENOMEM, "out of memory creating %s", name);
+    /* Results must not depend on the CBLAS's thread count (blas.h). */
+    ml_blas_set_threads(1);
     m->base.ops = is_softmax ? &mdl_softmax_ops : &mdl_mlp_ops;
     m->is_softmax = is_softmax;
     m->d = o->d;
