@@ -61,9 +61,12 @@ static void run_free(run *r)
     cfg_experiment_free(r->cfg);
 }
 
-static int64_t hist_at(const db_worker *w, size_t s)
+static int64_t hist_at(const db_worker *w, int64_t s)
 {
-    return s < w->n_staleness_counts ? w->staleness_counts[s] : 0;
+    for (size_t i = 0; i < w->n_staleness; i++)
+        if (w->staleness[i].staleness == s)
+            return w->staleness[i].updates;
+    return 0;
 }
 
 Test(asgd, one_worker_without_delay_is_sequential_sgd)
@@ -125,12 +128,15 @@ Test(asgd, equal_speed_workers_settle_at_staleness_k_minus_one)
         int64_t total = 0, at_k1 = 0, above = 0;
         for (int k = 0; k < K; k++) {
             const db_worker *w = &r.out.workers[k];
-            for (size_t s = 0; s < w->n_staleness_counts; s++) {
-                total += w->staleness_counts[s];
-                if (s == (size_t)K - 1)
-                    at_k1 += w->staleness_counts[s];
-                if (s > (size_t)K - 1)
-                    above += w->staleness_counts[s];
+            for (size_t i = 0; i < w->n_staleness; i++) {
+                const db_staleness *h = &w->staleness[i];
+                total += h->updates;
+                if (h->staleness == K - 1)
+                    at_k1 += h->updates;
+                if (h->staleness > K - 1)
+                    above += h->updates;
+                if (i > 0)
+                    cr_assert_gt(h->staleness, w->staleness[i - 1].staleness);
             }
         }
         cr_assert_eq(total, 400);

@@ -832,3 +832,68 @@ Test(db, status_names_match_the_schema_check)
     cr_assert(eq(str, (char *)db_status_name(DB_STATUS_FAILED), "failed"));
     cr_assert(db_status_name((db_status)42) == NULL);
 }
+
+/* ---------------------------------------------------------------------- */
+/* The staleness histogram. */
+
+static void finish_with_staleness(db_store *s, int64_t id)
+{
+    static const db_staleness h0[] = {{0, 5}, {3, 2}, {1000000, 1}};
+    static const db_staleness h1[] = {{1, 7}};
+    sample_rows r = sample(0);
+    r.workers[0].staleness = h0;
+    r.workers[0].n_staleness = 3;
+    r.workers[1].staleness = h1;
+    r.workers[1].n_staleness = 1;
+    sim_err err = {0};
+    int rc = db_run_finish(s, id, &r.result, r.metrics, N_METRICS, r.workers,
+                           N_WORKERS, r.events, N_EVENTS, &err);
+    cr_assert(eq(int, rc, 0), "db_run_finish: %s", err.msg);
+}
+
+Test(db, staleness_histograms_are_stored_one_row_per_worker_and_value)
+{
+    db_store *s = open_ok(path);
+    sqlite3_stmt *st = row(
+        s, "SELECT group_concat(name, ',') FROM "
+           "(SELECT name FROM pragma_table_info('staleness') ORDER BY cid)");
+    assert_text(st, 0, "run_id,worker,staleness,updates");
+    sqlite3_finalize(st);
+    db_run_info info = sample_info("stale");
+    int64_t id = begin_ok(s, &info);
+    finish_with_staleness(s, id);
+    st = row(s, "SELECT group_concat(worker || ':' || staleness || '=' || "
+                "updates, ' ') FROM (SELECT * FROM staleness ORDER BY worker, "
+                "staleness)");
+    assert_text(st, 0, "0:0=5 0:3=2 0:1000000=1 1:1=7");
+    sqlite3_finalize(st);
+    /* A worker without a histogram (a synchronous run) adds no rows. */
+    int64_t id2 = begin_ok(s, &info);
+    sample_rows plain = sample(2);
+    finish_ok(s, id2, &plain);
+    cr_assert(eq(i64, count(s, "SELECT count(*) FROM staleness"), 4));
+    db_close(s);
+}
+
+Test(db, a_database_from_before_the_staleness_table_gets_it_and_keeps_its_runs)
+{
+    db_store *s = open_ok(path);
+    db_run_info info = sample_info("old");
+    int64_t id = begin_ok(s, &info);
+    sample_rows r = sample(1);
+    finish_ok(s, id, &r);
+    db_close(s);
+    sqlite3 *raw;
+    cr_assert(eq(int, sqlite3_open(path, &raw), SQLITE_OK));
+    cr_assert(eq(int,
+                 sqlite3_exec(raw, "DROP TABLE staleness", NULL, NULL, NULL),
+                 SQLITE_OK));
+    sqlite3_close(raw);
+
+    s = open_ok(path);
+    cr_assert(eq(i64, count(s, "SELECT count(*) FROM runs"), 1));
+    int64_t id2 = begin_ok(s, &info);
+    finish_with_staleness(s, id2);
+    cr_assert(eq(i64, count(s, "SELECT count(*) FROM staleness"), 4));
+    db_close(s);
+}

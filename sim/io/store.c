@@ -572,17 +572,14 @@ static int insert_staleness(db_store *s, int64_t run_id,
     sqlite3_stmt *st = s->staleness_one;
     for (size_t i = 0; i < n; i++) {
         const db_worker *w = &workers[i];
-        for (size_t v = 0; w->staleness_counts && v < w->n_staleness_counts;
-             v++) {
-            if (w->staleness_counts[v] == 0)
-                continue;
+        for (size_t v = 0; w->staleness && v < w->n_staleness; v++) {
+            const db_staleness *h = &w->staleness[v];
             int rc;
             (void)(((rc = sqlite3_bind_int64(st, 1, run_id)) == SQLITE_OK) &&
                    ((rc = sqlite3_bind_int(st, 2, w->worker)) == SQLITE_OK) &&
-                   ((rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)v)) ==
+                   ((rc = sqlite3_bind_int64(st, 3, h->staleness)) ==
                     SQLITE_OK) &&
-                   ((rc = sqlite3_bind_int64(st, 4, w->staleness_counts[v])) ==
-                    SQLITE_OK));
+                   ((rc = sqlite3_bind_int64(st, 4, h->updates)) == SQLITE_OK));
             if (rc != SQLITE_OK) {
                 sqlite3_clear_bindings(st);
                 return rc;

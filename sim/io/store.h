@@ -61,6 +61,13 @@ typedef struct db_metric {
     double test_accuracy, test_loss, train_loss; /* NaN -> NULL */
 } db_metric;
 
+/* One bar of a worker's staleness histogram. */
+typedef struct db_staleness {
+    int64_t staleness; /* server version at the update minus the version the
+                          contribution was computed on */
+    int64_t updates;   /* updates of the worker with that staleness */
+} db_staleness;
+
 typedef struct db_worker {
     int worker;
     double compute_seconds, comm_seconds, idle_seconds;
@@ -68,10 +75,10 @@ typedef struct db_worker {
     uint64_t bytes_sent, bytes_received;
     double mean_staleness; /* NaN -> NULL */
     int64_t max_staleness;
-    /* The staleness histogram: counts[s] updates had staleness s; rows of
-     * table staleness (zero counts are not stored). May be NULL. */
-    const int64_t *staleness_counts;
-    size_t n_staleness_counts;
+    /* The worker's staleness histogram, by increasing staleness, no zero
+     * counts: the rows of table staleness. May be NULL. */
+    const db_staleness *staleness;
+    size_t n_staleness;
 } db_worker;
 
 typedef struct db_event {

@@ -123,10 +123,11 @@ struct alg_ctx {
     const cfg_crash **crash_of; /* [K] the config entry, or NULL */
     gsl_rng **crash_rngs;       /* [K] rate-based crashes only, else NULL */
 
-    /* Staleness histograms: hist[k][s] updates of worker k had staleness
-     * s. */
-    int64_t **hist;
-    size_t *hist_len;
+    /* Staleness histograms: worker k's bars, sorted by staleness, only
+     * those seen. Sparse, because with thousands of workers staleness
+     * spreads over thousands of values of which each worker sees few. */
+    db_staleness **hist;
+    size_t *hist_len, *hist_cap;
 };
 
 static int push_metric(alg_ctx *c, const db_metric *m)
@@ -455,19 +456,30 @@ void alg_ctx_count_update(alg_ctx *c, int k, int64_t staleness)
     if (staleness < 0)
         SIM_PANIC("worker %d: negative staleness %lld", k,
                   (long long)staleness);
-    size_t s = (size_t)staleness;
-    if (s >= c->hist_len[k]) {
-        size_t len = c->hist_len[k] ? c->hist_len[k] : 4;
-        while (len <= s)
-            len *= 2;
-        int64_t *h = realloc(c->hist[k], len * sizeof *h);
-        if (!h)
-            SIM_PANIC("out of memory for the staleness histogram");
-        memset(h + c->hist_len[k], 0, (len - c->hist_len[k]) * sizeof *h);
-        c->hist[k] = h;
-        c->hist_len[k] = len;
+    db_staleness *h = c->hist[k];
+    size_t lo = 0, hi = c->hist_len[k];
+    while (lo < hi) { /* the first bar >= staleness */
+        size_t mid = lo + (hi - lo) / 2;
+        if (h[mid].staleness < staleness)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    c->hist[k][s]++;
+    if (lo < c->hist_len[k] && h[lo].staleness == staleness) {
+        h[lo].updates++;
+    } else {
+        if (c->hist_len[k] == c->hist_cap[k]) {
+            size_t cap = c->hist_cap[k] ? 2 * c->hist_cap[k] : 4;
+            h = realloc(h, cap * sizeof *h);
+            if (!h)
+                SIM_PANIC("out of memory for the staleness histogram");
+            c->hist[k] = h;
+            c->hist_cap[k] = cap;
+        }
+        memmove(h + lo + 1, h + lo, (c->hist_len[k] - lo) * sizeof *h);
+        h[lo] = (db_staleness){.staleness = staleness, .updates = 1};
+        c->hist_len[k]++;
+    }
     wk_worker *w = &c->workers[k];
     w->updates++;
     w->staleness_sum += (double)staleness;
@@ -610,6 +622,7 @@ static void ctx_deinit(alg_ctx *c)
         free(c->hist[k]);
     free(c->hist);
     free(c->hist_len);
+    free(c->hist_cap);
     free(c->crash_rngs);
     free(c->crash_of);
     free(c->down);
@@ -661,12 +674,13 @@ static int ctx_init(alg_ctx *c, const cfg_experiment *cfg, const alg_ops *ops,
     c->crash_rngs = calloc((size_t)c->K, sizeof *c->crash_rngs);
     c->hist = calloc((size_t)c->K, sizeof *c->hist);
     c->hist_len = calloc((size_t)c->K, sizeof *c->hist_len);
+    c->hist_cap = calloc((size_t)c->K, sizeof *c->hist_cap);
     out->entity_names = calloc((size_t)c->K + 1, sizeof *out->entity_names);
     net_link_cfg *links = calloc((size_t)c->K + 1, sizeof *links);
     if (!c->loop || !c->workers || !c->batches || !c->samplers ||
         !c->row_begin || !c->row_end || !c->alg_rng || !out->entity_names ||
         !links || !c->down || !c->epoch || !c->crashed_at || !c->crash_of ||
-        !c->crash_rngs || !c->hist || !c->hist_len) {
+        !c->crash_rngs || !c->hist || !c->hist_len || !c->hist_cap) {
         free(links);
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
     }
@@ -789,8 +803,8 @@ static int collect_workers(alg_ctx *c)
             .mean_staleness =
                 w->updates ? w->staleness_sum / (double)w->updates : NAN,
             .max_staleness = w->staleness_max,
-            .staleness_counts = o->staleness + at,
-            .n_staleness_counts = c->hist_len[k]};
+            .staleness = o->staleness + at,
+            .n_staleness = c->hist_len[k]};
         if (c->hist_len[k])
             memcpy(o->staleness + at, c->hist[k],
                    c->hist_len[k] * sizeof *o->staleness);

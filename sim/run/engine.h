@@ -46,9 +46,9 @@ typedef struct eng_output {
 
     db_metric *metrics;
     size_t n_metrics;
-    db_worker *workers; /* their staleness_counts point into staleness */
+    db_worker *workers; /* their staleness histograms point into staleness */
     size_t n_workers;
-    int64_t *staleness; /* backing store of the workers' histograms */
+    db_staleness *staleness; /* backing store of the workers' histograms */
     db_event *events;   /* only when the config asks for them */
     size_t n_events;
     char (*entity_names)[24]; /* backing store of events[].entity */
