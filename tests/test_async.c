@@ -414,3 +414,47 @@ Test(async_run, same_config_and_seed_give_identical_rows, .timeout = 120)
                                  "= 'asgd'"),
                  0);
 }
+
+Test(async_run, the_stragglers_lesson_holds_over_seeds, .timeout = 120)
+{
+    /* configs/teaching/stragglers_*.json: 4 workers, one 5x slower. Time
+     * to 90% test accuracy: ASGD must beat SSGD on every seed (SSGD's
+     * rounds last as long as the straggler's step, ASGD's updates come at
+     * the pace of the fast workers), and backup workers (b = 1, so k =
+     * K - 1 = 3) must close most of the gap on average: at least 60% of
+     * SSGD's extra time over ASGD (the README reports about 80%). */
+    const char *dir = ts_tmpdir();
+    char db[512];
+    snprintf(db, sizeof db, "%s/teach.db", dir);
+    for (int seed = 1; seed <= 5; seed++) {
+        char s[8];
+        snprintf(s, sizeof s, "%d", seed);
+        run_ok((const char *[]){"run", "configs/teaching/stragglers_ssgd.json",
+                                "configs/teaching/stragglers_asgd.json",
+                                "configs/teaching/stragglers_backup.json",
+                                "--seed", s, "--out", db, "--quiet", NULL});
+    }
+    double sum[3] = {0};
+    static const char *const algs[] = {"ssgd", "asgd", "backup"};
+    for (int seed = 1; seed <= 5; seed++) {
+        double t[3];
+        for (int a = 0; a < 3; a++) {
+            char sql[512];
+            snprintf(sql, sizeof sql,
+                     "SELECT min(m.sim_time) FROM metrics m JOIN runs r USING "
+                     "(run_id) WHERE r.seed = %d AND r.algorithm = '%s' AND "
+                     "m.test_accuracy >= 0.9",
+                     seed, algs[a]);
+            char *v = ts_sql_dump(db, sql);
+            cr_assert(v && v[0] && v[0] != '\n', "%s seed %d never got to 90%%",
+                      algs[a], seed);
+            t[a] = atof(v);
+            sum[a] += t[a];
+            free(v);
+        }
+        cr_assert_lt(t[1], t[0], "seed %d: asgd %g s, ssgd %g s", seed, t[1],
+                     t[0]);
+    }
+    double closed = (sum[0] - sum[2]) / (sum[0] - sum[1]);
+    cr_assert_geq(closed, 0.6, "backup closes %.0f%% of the gap", 100 * closed);
+}
