@@ -366,3 +366,29 @@ Test(mdl_logreg, init_uniform_draws_in_the_half_open_range)
     gsl_rng_free(r1);
     gsl_rng_free(r2);
 }
+
+Test(mdl_logreg, init_params_is_init_uniform_over_the_options_range)
+{
+    gsl_rng *r1 = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng *r2 = gsl_rng_alloc(gsl_rng_mt19937);
+    mdl *m = NULL;
+    sim_err err = {0};
+    mdl_opts o = {.d = 31, .sigmoid_eps = 1e-6, .init_low = -1, .init_high = 1};
+    cr_assert_eq(mdl_create("logreg", &o, &m, &err), 0, "%s", err.msg);
+    cr_assert_null(m->ops->init);
+    cr_assert_eq(mdl_penalty(m, NULL), 0.0);
+    double a[31], b[31];
+    mdl_init_params(m, a, r1);
+    mdl_init_uniform(b, 31, -1, 1, r2);
+    cr_assert_eq(memcmp(a, b, sizeof a), 0);
+    mdl_destroy(m);
+    /* The engine's designated initialiser names d and sigmoid_eps only:
+     * the range then defaults to [-0.05, 0.05). */
+    m = make(31, 1e-6);
+    mdl_init_params(m, a, r1);
+    for (size_t i = 0; i < 31; i++)
+        cr_assert(a[i] >= -0.05 && a[i] < 0.05);
+    mdl_destroy(m);
+    gsl_rng_free(r1);
+    gsl_rng_free(r2);
+}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/ml/blas.h"
 #include "sim/ml/dataset.h"
 #include "sim/ml/model.h"
 
@@ -249,4 +250,17 @@ Test(mdl_mlp, learns_xor)
     mdl_destroy(m);
     ml_dataset_free(ds);
     gsl_rng_free(r);
+}
+
+Test(mdl_mlp, creating_a_model_leaves_the_cblas_on_one_thread)
+{
+    mdl *m = make(&(mdl_opts){.d = 3});
+    char desc[512];
+    ml_blas_describe(desc, sizeof desc);
+    /* GSL's reference CBLAS has no threads; OpenBLAS must be pinned. */
+    cr_assert(strstr(desc, "reference CBLAS, 1 thread") ||
+                  (strstr(desc, "OpenBLAS") && strstr(desc, ", 1 thread (")),
+              "%s", desc);
+    cr_assert(strstr(desc, ".so"), "names the shared object: %s", desc);
+    mdl_destroy(m);
 }
