@@ -420,3 +420,129 @@ Test(topo, utilisation_counts_carried_bytes_and_busy_time_per_direction)
     cr_assert_eq(net_bytes_sent(f.n, 0), net_bytes_received(f.n, 1));
     unpair(&f);
 }
+
+/* ---- shared-bottleneck groups against a plain replay -------------------- */
+
+/* Star traffic made of the patterns groups are built for (many workers
+ * pushing to one server at random times, the server answering) mixed with
+ * what must dissolve them (a worker sending twice at once, a worker slower
+ * than its share, worker-to-worker messages, a capacity change of the
+ * server's link), replayed the slow obvious way: from one event to the
+ * next with every rate from net_maxmin_rates over all flows. */
+enum { SN = 24, SMSG = 160 };
+
+typedef struct sflow {
+    int src, dst;
+    double start, bytes, left, done;
+} sflow;
+
+static void replay_star(sflow *f, int n, double *cap, double t_change,
+                        int change_link, double new_cap)
+{
+    double t = 0.0;
+    int changed = 0;
+    for (int i = 0; i < n; i++)
+        f[i].left = f[i].bytes, f[i].done = -1;
+    for (;;) {
+        int live[SMSG], n_live = 0, r[SMSG][2], lens[SMSG];
+        const int *routes[SMSG];
+        double rates[SMSG];
+        for (int i = 0; i < n; i++)
+            if (f[i].start <= t && f[i].done < 0) {
+                r[n_live][0] = 2 * f[i].src;
+                r[n_live][1] = 2 * f[i].dst + 1;
+                routes[n_live] = r[n_live];
+                lens[n_live] = 2;
+                live[n_live++] = i;
+            }
+        double next = INFINITY;
+        for (int i = 0; i < n; i++)
+            if (f[i].start > t)
+                next = fmin(next, f[i].start);
+        if (!changed)
+            next = fmin(next, t_change);
+        if (n_live == 0 && next == INFINITY)
+            return;
+        cr_assert_eq(
+            net_maxmin_rates(2 * (SN + 1), cap, n_live, routes, lens, rates),
+            0);
+        double dt = next - t;
+        for (int j = 0; j < n_live; j++)
+            dt = fmin(dt, f[live[j]].left / rates[j]);
+        t += dt;
+        for (int j = 0; j < n_live; j++) {
+            sflow *q = &f[live[j]];
+            q->left -= rates[j] * dt;
+            if (q->left <= 1e-9 * q->bytes)
+                q->done = t;
+        }
+        if (!changed && t >= t_change) {
+            cap[change_link] = new_cap;
+            changed = 1;
+        }
+    }
+}
+
+static void go_flow(sim_loop *loop, const sim_event *ev)
+{
+    (void)loop;
+    const sflow *f = ev->ptr;
+    send(ev->obj, f->src, f->dst, (uint64_t)f->bytes, ev->a);
+}
+
+Test(topo, star_traffic_with_groups_matches_a_plain_replay)
+{
+    for (int round = 0; round < 10; round++) {
+        uint64_t st = 1000 + round;
+        net_link_cfg links[SN + 1];
+        double cap[2 * (SN + 1)];
+        for (int k = 0; k <= SN; k++) {
+            /* The server (node SN) is fast; a few workers are slow. */
+            double bw = k == SN ? 2e9 : (lcg(&st) % 8 == 0 ? 5e7 : 1e9);
+            links[k] = (net_link_cfg){1e-6 * (double)(lcg(&st) % 50), bw};
+            cap[2 * k] = cap[2 * k + 1] = bw;
+        }
+        sflow f[SMSG];
+        for (int i = 0; i < SMSG; i++) {
+            int kind = (int)(lcg(&st) % 10);
+            int w = (int)(lcg(&st) % SN);
+            f[i].src = kind < 6 ? w : kind < 9 ? SN : w;
+            f[i].dst = kind < 6 ? SN : kind < 9 ? w : (w + 1) % SN;
+            f[i].start = 1e-5 * (double)(lcg(&st) % 3000);
+            f[i].bytes = (double)(1 + lcg(&st) % 4000000);
+        }
+        const double t_change = 1.7e-2, new_cap = 0.7e9;
+        const int change_link = 2 * SN + 1; /* switch>server */
+        replay_star(f, SMSG, cap, t_change, change_link, new_cap);
+
+        sim_loop *loop = sim_loop_create();
+        static rec r;
+        r = (rec){.loop = loop};
+        sim_err err = {0};
+        net *n = net_create_star(loop, SN + 1, links, 1, record, &r, &err);
+        cr_assert_not_null(n, "%s", err.msg);
+        for (int i = 0; i < SMSG; i++)
+            sim_loop_schedule(loop, f[i].start, go_flow, n, i, 0, &f[i]);
+        cr_assert_eq(
+            net_link_set_bandwidth_at(n, t_change, change_link, new_cap), 0);
+        sim_loop_run(loop, INFINITY);
+        cr_assert_eq(r.n, SMSG);
+        for (int i = 0; i < SMSG; i++) {
+            double want = f[i].done + links[f[i].src].latency_s +
+                          links[f[i].dst].latency_s;
+            double got = at(&r, i);
+            cr_assert(fabs(got - want) <= 1e-9 * want,
+                      "round %d message %d: got %.17g want %.17g", round, i,
+                      got, want);
+        }
+        /* Every byte carried, whichever way it was accounted. */
+        double carried = 0;
+        for (int k = 0; k <= SN; k++)
+            carried += net_link_carried_bytes(n, 2 * k);
+        double sent = (double)net_total_bytes(n);
+        cr_assert(fabs(carried - sent) <= 1e-9 * sent, "%.17g vs %.17g",
+                  carried, sent);
+        net_destroy(n);
+        sim_loop_destroy(loop);
+    }
+}

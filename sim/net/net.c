@@ -73,6 +73,17 @@ typedef struct link_state {
     uint64_t mark; /* component search stamp */
     int dirty;
     net__claim *claim;
+    /* A shared-bottleneck group hosted by this link (see group_form), and,
+     * for a link private to a group member, that member. */
+    int has_group;
+    double g_v;    /* bytes sent by every member since the group formed */
+    double g_t;    /* time g_v is valid for */
+    double g_rate; /* every member's rate: capacity / members */
+    double g_pmin; /* a lower bound on the members' private capacities */
+    xfer **g_heap; /* members by (vfinish, seq) */
+    size_t g_len, g_cap;
+    xfer *g_listed; /* the member in the finish heap */
+    xfer *member;
     char name[32];
 } link_state;
 
@@ -92,6 +103,11 @@ struct xfer {
     double finish_s; /* projected last byte at the current rate */
     size_t hpos;     /* index in the finish heap */
     uint64_t mark;
+    /* In a group: its link, and the group's g_v at which the last byte
+     * goes; g_v and time when the flow joined (utilisation). */
+    int glink;
+    double vfinish, v_join, t_join;
+    size_t gpos;
     sim_event_id deliver_id;
     xfer *next_free;
 };
@@ -146,16 +162,17 @@ struct net {
     size_t n_flows;     /* flows (records on links) */
     size_t route_total; /* sum of their route lengths */
     uint64_t next_seq;
-    xfer **heap; /* flows by (finish_s, seq) */
-    size_t heap_cap;
+    xfer **heap; /* flows by (finish_s, seq), a group only by its first */
+    size_t heap_len, heap_cap;
     sim_event_id step_id; /* 0 when no step is pending */
     double step_at;       /* when the pending step fires */
 
     int *dirty;
     int n_dirty;
     uint64_t mark;
-    int *lqueue; /* component search, per link */
-    xfer **comp; /* the component's flows, then the finished ones */
+    int *lqueue;    /* component search, per link */
+    size_t *cstart; /* where each component starts in comp */
+    xfer **comp;    /* the component's flows, then the finished ones */
     xfer **done;
     const int **routes;
     int *route_lens;
@@ -493,7 +510,7 @@ static void fheap_up(net *n, size_t i)
 static void fheap_down(net *n, size_t i)
 {
     xfer *x = n->heap[i];
-    size_t len = n->n_flows;
+    size_t len = n->heap_len;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= len)
@@ -540,25 +557,346 @@ static void mark_dirty(net *n, int l)
     }
 }
 
-/* Puts x on its links and in the heap; room was reserved (reserve_flow). */
+#define UNLISTED SIZE_MAX
+
+static void heap_insert(net *n, xfer *x)
+{
+    heap_place(n, n->heap_len++, x);
+    fheap_up(n, x->hpos);
+}
+
+static void heap_delete(net *n, xfer *x)
+{
+    size_t i = x->hpos;
+    xfer *last = n->heap[--n->heap_len];
+    x->hpos = UNLISTED;
+    if (last != x) {
+        heap_place(n, i, last);
+        fheap_fix(n, last);
+    }
+}
+
+/* ---- shared-bottleneck groups -------------------------------------------
+ *
+ * The commonest large component is a star: many flows crossing one link C
+ * (a server's link), each otherwise alone on its links, all held to
+ * C's fair share. Every start or end there changes every member's rate,
+ * which per-flow bookkeeping pays for with the whole component. A group
+ * keeps such flows in the virtual time of processor sharing instead: g_v
+ * counts the bytes each member has sent since the group formed, a member
+ * is done when g_v reaches its vfinish, and only the first to finish sits
+ * in the finish heap. A member joining or leaving then costs O(log n) and
+ * gives exactly the max-min rates (capacity / members, as long as every
+ * member's private links allow that much, which is checked). Anything
+ * else touching the group's links (another flow crossing a member's link,
+ * a capacity change, a share its private links cannot carry) dissolves it
+ * back into ordinary flows first, so the general solver stays in charge
+ * of everything that is not a star. */
+
+static inline int member_before(const xfer *a, const xfer *b)
+{
+    return a->vfinish < b->vfinish ||
+           (a->vfinish == b->vfinish && a->seq < b->seq);
+}
+
+static void gplace(link_state *c, size_t i, xfer *x)
+{
+    c->g_heap[i] = x;
+    x->gpos = i;
+}
+
+static void gheap_up(link_state *c, size_t i)
+{
+    xfer *x = c->g_heap[i];
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!member_before(x, c->g_heap[p]))
+            break;
+        gplace(c, i, c->g_heap[p]);
+        i = p;
+    }
+    gplace(c, i, x);
+}
+
+static void gheap_down(link_state *c, size_t i)
+{
+    xfer *x = c->g_heap[i];
+    for (;;) {
+        size_t k = 2 * i + 1;
+        if (k >= c->g_len)
+            break;
+        if (k + 1 < c->g_len && member_before(c->g_heap[k + 1], c->g_heap[k]))
+            k++;
+        if (!member_before(c->g_heap[k], x))
+            break;
+        gplace(c, i, c->g_heap[k]);
+        i = k;
+    }
+    gplace(c, i, x);
+}
+
+static int group_room(link_state *c, size_t len)
+{
+    if (len <= c->g_cap)
+        return 1;
+    size_t cap = c->g_cap ? c->g_cap : 16;
+    while (cap < len)
+        cap *= 2;
+    xfer **h = realloc(c->g_heap, cap * sizeof *h);
+    if (!h)
+        return 0;
+    c->g_heap = h;
+    c->g_cap = cap;
+    return 1;
+}
+
+/* Brings g_v, and C's utilisation, up to now. */
+static void group_advance(link_state *c, double now)
+{
+    link_account(c, now);
+    c->g_v += c->g_rate * (now - c->g_t);
+    c->g_t = now;
+}
+
+/* Lists the group's first finisher in the finish heap, at its time. */
+static void group_sync(net *n, link_state *c)
+{
+    xfer *m = c->g_heap[0];
+    double left = m->vfinish - c->g_v;
+    m->finish_s = c->g_t + (left > 0.0 ? left : 0.0) / c->g_rate;
+    m->rate = c->g_rate;
+    if (c->g_listed != m) {
+        if (c->g_listed && c->g_listed->hpos != UNLISTED)
+            heap_delete(n, c->g_listed);
+        c->g_listed = m;
+        heap_insert(n, m);
+    } else {
+        fheap_fix(n, m);
+    }
+}
+
+/* Counts what x's private links carried while it was a member. */
+static void member_account(net *n, const link_state *c, xfer *x, double now)
+{
+    for (int k = 0; k < x->route_len; k++) {
+        if (x->route[k] == x->glink)
+            continue;
+        link_state *l = &n->links[x->route[k]];
+        l->carried += c->g_v - x->v_join;
+        l->busy_s += now - x->t_join;
+        l->acc_t = now;
+        l->member = NULL;
+    }
+}
+
+/* Turns every member back into an ordinary flow at its current rate and
+ * leaves C dirty for the general solver. The caller makes sure a step
+ * follows. */
+static void group_dissolve(net *n, int cl, double now)
+{
+    link_state *c = &n->links[cl];
+    group_advance(c, now);
+    for (size_t i = 0; i < c->g_len; i++) {
+        xfer *x = c->g_heap[i];
+        member_account(n, c, x, now);
+        x->remaining = x->vfinish - c->g_v;
+        if (x->remaining < 0.0)
+            x->remaining = 0.0;
+        x->last_t = now;
+        x->rate = c->g_rate;
+        x->finish_s = now + x->remaining / x->rate;
+        for (int k = 0; k < x->route_len; k++)
+            if (x->route[k] != cl)
+                n->links[x->route[k]].load = x->rate;
+        x->glink = -1;
+        if (x->hpos == UNLISTED)
+            heap_insert(n, x);
+        else
+            fheap_fix(n, x);
+    }
+    c->g_len = 0;
+    c->has_group = 0;
+    c->g_listed = NULL;
+    mark_dirty(n, cl);
+}
+
+/* Dissolves any group whose links x's route crosses. */
+static void break_groups(net *n, const xfer *x, double now)
+{
+    for (int k = 0; k < x->route_len; k++) {
+        link_state *l = &n->links[x->route[k]];
+        if (l->has_group)
+            group_dissolve(n, x->route[k], now);
+        else if (l->member)
+            group_dissolve(n, l->member->glink, now);
+    }
+}
+
+/* Lets x (on its links already) join the group of one link on its route,
+ * if its other links are its own and can carry the new share. */
+static int group_join(net *n, xfer *x, double now)
+{
+    if (!n->contention)
+        return 0;
+    int cl = -1;
+    double p = INFINITY;
+    for (int k = 0; k < x->route_len; k++) {
+        const link_state *l = &n->links[x->route[k]];
+        if (l->has_group) {
+            if (cl >= 0)
+                return 0;
+            cl = x->route[k];
+            continue;
+        }
+        if (l->n_flows != 1 || l->member)
+            return 0;
+        p = fmin(p, n->capacity[x->route[k]]);
+    }
+    if (cl < 0)
+        return 0;
+    link_state *c = &n->links[cl];
+    double rate = n->capacity[cl] / (double)(c->g_len + 1);
+    if (!(fmin(p, c->g_pmin) >= rate) || !group_room(c, c->g_len + 1))
+        return 0;
+    group_advance(c, now);
+    c->g_rate = rate;
+    c->g_pmin = fmin(p, c->g_pmin);
+    c->load = rate * (double)(c->g_len + 1);
+    x->glink = cl;
+    x->vfinish = c->g_v + x->remaining;
+    x->v_join = c->g_v;
+    x->t_join = now;
+    x->last_t = now;
+    x->hpos = UNLISTED;
+    for (int k = 0; k < x->route_len; k++)
+        if (x->route[k] != cl) {
+            link_account(&n->links[x->route[k]], now);
+            n->links[x->route[k]].member = x;
+        }
+    gplace(c, c->g_len++, x);
+    gheap_up(c, x->gpos);
+    group_sync(n, c);
+    return 1;
+}
+
+/* x, its group's first finisher, is done. */
+static void group_leave(net *n, xfer *x, double now)
+{
+    int cl = x->glink;
+    link_state *c = &n->links[cl];
+    group_advance(c, now);
+    size_t i = x->gpos;
+    xfer *last = c->g_heap[--c->g_len];
+    if (last != x) {
+        gplace(c, i, last);
+        gheap_up(c, i);
+        gheap_down(c, last->gpos);
+    }
+    if (c->g_listed == x) {
+        if (x->hpos != UNLISTED)
+            heap_delete(n, x);
+        c->g_listed = NULL;
+    }
+    member_account(n, c, x, now);
+    x->glink = -1;
+    if (c->g_len == 0) {
+        c->has_group = 0;
+        c->load = 0.0;
+        return;
+    }
+    c->g_rate = n->capacity[cl] / (double)c->g_len;
+    c->load = c->g_rate * (double)c->g_len;
+    if (!(c->g_pmin >= c->g_rate)) {
+        group_dissolve(n, cl, now);
+        return;
+    }
+    group_sync(n, c);
+}
+
+/* After a recomputation: makes a group of the component comp[0..len) if
+ * it is a star held to its hub's fair share. */
+static void group_form(net *n, xfer **comp, size_t len, double now)
+{
+    if (!n->contention || len < 2)
+        return;
+    int cl = -1;
+    for (int k = 0; k < comp[0]->route_len && cl < 0; k++)
+        if ((size_t)n->links[comp[0]->route[k]].n_flows == len)
+            cl = comp[0]->route[k];
+    if (cl < 0)
+        return;
+    link_state *c = &n->links[cl];
+    double rate = n->capacity[cl] / (double)len, pmin = INFINITY;
+    for (size_t i = 0; i < len; i++) {
+        const xfer *x = comp[i];
+        if (x->rate != rate)
+            return;
+        for (int k = 0; k < x->route_len; k++) {
+            if (x->route[k] == cl)
+                continue;
+            if (n->links[x->route[k]].n_flows != 1)
+                return;
+            pmin = fmin(pmin, n->capacity[x->route[k]]);
+        }
+    }
+    if (!(rate > 0.0) || !(pmin >= rate) || !group_room(c, len))
+        return;
+    c->has_group = 1;
+    c->g_v = 0.0;
+    c->g_t = now;
+    c->g_rate = rate;
+    c->g_pmin = pmin;
+    c->g_len = 0;
+    c->g_listed = NULL;
+    for (size_t i = 0; i < len; i++) {
+        xfer *x = comp[i];
+        x->glink = cl;
+        x->vfinish = x->remaining;
+        x->v_join = 0.0;
+        x->t_join = now;
+        heap_delete(n, x);
+        for (int k = 0; k < x->route_len; k++)
+            if (x->route[k] != cl) {
+                n->links[x->route[k]].member = x;
+                n->links[x->route[k]].load = 0.0;
+            }
+        gplace(c, c->g_len++, x);
+    }
+    for (size_t i = c->g_len / 2; i-- > 0;)
+        gheap_down(c, i);
+    group_sync(n, c);
+}
+
+/* Puts x on its links and in the heap (or in a group); room was reserved
+ * (reserve_flow). */
 static void flow_add(net *n, xfer *x)
 {
+    double now = sim_loop_now(n->loop);
     for (int k = 0; k < x->route_len; k++) {
         link_state *l = &n->links[x->route[k]];
         x->slot[k] = l->n_flows;
         l->flows[l->n_flows++] = x;
-        mark_dirty(n, x->route[k]);
     }
     x->seq = n->next_seq++;
     x->rate = 0.0;
     x->finish_s = INFINITY;
-    heap_place(n, n->n_flows++, x);
-    fheap_up(n, x->hpos);
+    x->glink = -1;
+    x->hpos = UNLISTED;
+    n->n_flows++;
     n->route_total += (size_t)x->route_len;
+    if (group_join(n, x, now))
+        return;
+    break_groups(n, x, now);
+    for (int k = 0; k < x->route_len; k++)
+        mark_dirty(n, x->route[k]);
+    heap_insert(n, x);
 }
 
 static void flow_remove(net *n, xfer *x)
 {
+    int grouped = x->glink >= 0;
+    if (grouped)
+        group_leave(n, x, sim_loop_now(n->loop));
     for (int k = 0; k < x->route_len; k++) {
         link_state *l = &n->links[x->route[k]];
         int s = x->slot[k];
@@ -571,14 +909,12 @@ static void flow_remove(net *n, xfer *x)
                     break;
                 }
         }
-        mark_dirty(n, x->route[k]);
+        if (!grouped)
+            mark_dirty(n, x->route[k]);
     }
-    size_t i = x->hpos;
-    xfer *last = n->heap[--n->n_flows];
-    if (last != x) {
-        heap_place(n, i, last);
-        fheap_fix(n, last);
-    }
+    if (!grouped)
+        heap_delete(n, x);
+    n->n_flows--;
     n->route_total -= (size_t)x->route_len;
 }
 
@@ -682,7 +1018,7 @@ static int step_at(net *n, double t)
 /* New rates for the flows connected to the dirty links, and only those. */
 static void reshare(net *n, double now)
 {
-    int n_q = 0;
+    int n_q = 0, n_c = 0;
     size_t n_comp = 0;
     uint64_t stamp = ++n->mark;
     for (int i = 0; i < n->n_dirty; i++) {
@@ -692,6 +1028,7 @@ static void reshare(net *n, double now)
             continue;
         n->links[d].mark = stamp;
         n->lqueue[n_q++] = d;
+        n->cstart[n_c++] = n_comp;
         /* The queue grows while it is scanned: a breadth-first search of
          * the flow-link graph from this dirty link. */
         for (int q = n_q - 1; q < n_q; q++) {
@@ -701,6 +1038,8 @@ static void reshare(net *n, double now)
                 xfer *x = l->flows[j];
                 if (x->mark == stamp)
                     continue;
+                if (x->glink >= 0)
+                    SIM_PANIC("a grouped flow reached the general solver");
                 x->mark = stamp;
                 n->comp[n_comp++] = x;
                 for (int k = 0; k < x->route_len; k++) {
@@ -745,6 +1084,10 @@ static void reshare(net *n, double now)
         x->finish_s = x->rate > 0.0 ? now + x->remaining / x->rate : INFINITY;
         fheap_fix(n, x);
     }
+    n->cstart[n_c] = n_comp;
+    for (int c = 0; c < n_c; c++)
+        group_form(n, n->comp + n->cstart[c], n->cstart[c + 1] - n->cstart[c],
+                   now);
 }
 
 static int by_seq(const void *a, const void *b)
@@ -765,7 +1108,7 @@ static void on_step(sim_loop *loop, const sim_event *ev)
     n->step_id = 0;
 
     size_t n_done = 0;
-    while (n->n_flows > 0) {
+    while (n->heap_len > 0) {
         xfer *x = n->heap[0];
         if (!(x->rate > 0.0))
             break;
@@ -787,7 +1130,7 @@ static void on_step(sim_loop *loop, const sim_event *ev)
     }
     if (n->n_dirty > 0)
         reshare(n, now);
-    if (step_at(n, n->n_flows > 0 ? n->heap[0]->finish_s : INFINITY) != 0)
+    if (step_at(n, n->heap_len > 0 ? n->heap[0]->finish_s : INFINITY) != 0)
         SIM_PANIC("out of memory scheduling the next flow completion");
 }
 
@@ -848,10 +1191,11 @@ static net *net_create_links(sim_loop *loop, int n_nodes, int n_links,
     n->capacity = malloc((size_t)n_links * sizeof *n->capacity);
     n->dirty = malloc((size_t)n_links * sizeof *n->dirty);
     n->lqueue = malloc((size_t)n_links * sizeof *n->lqueue);
+    n->cstart = malloc(((size_t)n_links + 1) * sizeof *n->cstart);
     n->sent = calloc((size_t)n_nodes, sizeof *n->sent);
     n->received = calloc((size_t)n_nodes, sizeof *n->received);
-    if (!n->links || !n->capacity || !n->dirty || !n->lqueue || !n->sent ||
-        !n->received || ws_init(&n->ws, n_links) != 0)
+    if (!n->links || !n->capacity || !n->dirty || !n->lqueue || !n->cstart ||
+        !n->sent || !n->received || ws_init(&n->ws, n_links) != 0)
         goto nomem;
     double now = sim_loop_now(loop);
     for (int i = 0; i < n_links; i++) {
@@ -1173,10 +1517,13 @@ void net_destroy(net *n)
     free(n->capacity);
     free(n->dirty);
     free(n->lqueue);
+    free(n->cstart);
     ws_deinit(&n->ws);
     if (n->links)
-        for (int l = 0; l < n->n_links; l++)
+        for (int l = 0; l < n->n_links; l++) {
             free(n->links[l].flows);
+            free(n->links[l].g_heap);
+        }
     free(n->links);
     if (n->toward)
         for (int v = 0; v < n->n_nodes; v++)
@@ -1367,6 +1714,11 @@ static int set_capacity(net *n, int l, double bandwidth, int up)
         /* The step must be in place before anything changes. */
         if (changed(n) != 0)
             return SIM_ENOMEM;
+        double now = sim_loop_now(n->loop);
+        if (s->has_group)
+            group_dissolve(n, l, now);
+        else if (s->member)
+            group_dissolve(n, s->member->glink, now);
         mark_dirty(n, l);
     }
     s->bandwidth_Bps = bandwidth;
@@ -1557,8 +1909,13 @@ double net_link_carried_bytes(const net *n, int link)
     if (!link_ok(n, link))
         return 0.0;
     const link_state *l = &n->links[link];
-    double dt = sim_loop_now(n->loop) - l->acc_t;
-    return l->carried + (dt > 0.0 ? l->load * dt : 0.0);
+    double now = sim_loop_now(n->loop), dt = now - l->acc_t;
+    double extra = 0.0;
+    if (l->member) {
+        const link_state *c = &n->links[l->member->glink];
+        extra = c->g_v + c->g_rate * (now - c->g_t) - l->member->v_join;
+    }
+    return l->carried + extra + (dt > 0.0 ? l->load * dt : 0.0);
 }
 
 double net_link_busy_s(const net *n, int link)
@@ -1566,7 +1923,9 @@ double net_link_busy_s(const net *n, int link)
     if (!link_ok(n, link))
         return 0.0;
     const link_state *l = &n->links[link];
-    double dt = sim_loop_now(n->loop) - l->acc_t;
+    double now = sim_loop_now(n->loop), dt = now - l->acc_t;
+    if (l->member)
+        return l->busy_s + (now - l->member->t_join);
     return l->busy_s + (dt > 0.0 && l->load > 0.0 ? dt : 0.0);
 }
 
