@@ -52,6 +52,7 @@ typedef struct ring {
     int closed;
     double t0;
     double *lat, *bw, *cur, *nxt;
+    double *dlo, *dhi, *left; /* transmission times of S/k, S/k + 1 bytes */
     int *links;
     int n_links;
     sim_event_id *ev;
@@ -112,6 +113,9 @@ static void coll_free(net_coll *c)
     free(c->rg.bw);
     free(c->rg.cur);
     free(c->rg.nxt);
+    free(c->rg.dlo);
+    free(c->rg.dhi);
+    free(c->rg.left);
     free(c->rg.links);
     free(c->rg.ev);
     free(c);
@@ -291,16 +295,22 @@ static int ring_step(net_coll *c, int s, int check)
 {
     ring *r = &c->rg;
     int k = r->k;
-    for (int p = 0; p < k; p++)
-        r->nxt[(p + 1) % k] =
-            r->cur[p] + (double)ring_bytes(c, p, s) / r->bw[p] + r->lat[p];
+    /* Chunk of position p at step s is (p + off) mod k (see ring_bytes);
+     * the first S % k chunks carry one byte more. */
+    int off = s < k - 1 ? -s : k - s;
+    off = ((off % k) + k) % k;
+    int big = (int)(c->cfg.bytes % (uint64_t)k);
+    for (int p = 0, chunk = off; p < k;
+         p++, chunk = chunk + 1 == k ? 0 : chunk + 1) {
+        double left = r->cur[p] + (chunk < big ? r->dhi[p] : r->dlo[p]);
+        r->left[p] = left;
+        r->nxt[p + 1 == k ? 0 : p + 1] = left + r->lat[p];
+    }
     if (!check || s + 1 >= 2 * (k - 1))
         return 1;
-    for (int p = 0; p < k; p++) {
-        double left = r->cur[p] + (double)ring_bytes(c, p, s) / r->bw[p];
-        if (r->nxt[p] < left * (1.0 - 1e-12))
+    for (int p = 0; p < k; p++)
+        if (r->nxt[p] < r->left[p] * (1.0 - 1e-12))
             return 0;
-    }
     return 1;
 }
 
@@ -342,6 +352,9 @@ static int ring_try_closed_form(net_coll *c)
         }
         r->lat[p] = lat;
         r->bw[p] = bw;
+        /* As the network divides: bytes / rate, the rate being bw. */
+        r->dlo[p] = (double)(c->cfg.bytes / (uint64_t)k) / bw;
+        r->dhi[p] = (double)(c->cfg.bytes / (uint64_t)k + 1) / bw;
         pos += len;
     }
     r->n_links = total;
@@ -648,9 +661,12 @@ static int ring_alloc(ring *r, int k)
     r->bw = malloc(n * sizeof *r->bw);
     r->cur = malloc(n * sizeof *r->cur);
     r->nxt = malloc(n * sizeof *r->nxt);
+    r->dlo = malloc(n * sizeof *r->dlo);
+    r->dhi = malloc(n * sizeof *r->dhi);
+    r->left = malloc(n * sizeof *r->left);
     r->ev = calloc(n, sizeof *r->ev);
     return r->idx && r->sent && r->recv && r->ready && r->lat && r->bw &&
-                   r->cur && r->nxt && r->ev
+                   r->cur && r->nxt && r->dlo && r->dhi && r->left && r->ev
                ? 0
                : SIM_ENOMEM;
 }
