@@ -264,3 +264,14 @@ Test(mdl_mlp, creating_a_model_leaves_the_cblas_on_one_thread)
     cr_assert(strstr(desc, ".so"), "names the shared object: %s", desc);
     mdl_destroy(m);
 }
+
+Test(mdl_mlp, activations_and_inits_are_named_for_configs)
+{
+    cr_assert_eq(mdl_name_index(mdl_act_names, "relu"), MDL_ACT_RELU);
+    cr_assert_eq(mdl_name_index(mdl_act_names, "tanh"), MDL_ACT_TANH);
+    cr_assert_eq(mdl_name_index(mdl_act_names, "sigmoid"), -1);
+    cr_assert_eq(mdl_name_index(mdl_init_names, "default"), MDL_INIT_DEFAULT);
+    cr_assert_eq(mdl_name_index(mdl_init_names, "uniform"), MDL_INIT_UNIFORM);
+    cr_assert_eq(mdl_name_index(mdl_init_names, "xavier"), MDL_INIT_XAVIER);
+    cr_assert_eq(mdl_name_index(mdl_init_names, "he"), MDL_INIT_HE);
+}

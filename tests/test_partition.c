@@ -287,3 +287,17 @@ Test(ml_partition, rejects_bad_labels_and_workers)
     cr_assert_eq(ml_partition_make(&p, &o, y, 4, 3, 0, r, &err), SIM_EINVAL);
     gsl_rng_free(r);
 }
+
+Test(ml_partition, kinds_are_named_for_configs)
+{
+    ml_partition_kind k = ML_PART_CONTIGUOUS;
+    cr_assert_eq(ml_partition_kind_from_name("dirichlet", &k), 0);
+    cr_assert_eq(k, ML_PART_DIRICHLET);
+    cr_assert_eq(ml_partition_kind_from_name("shards", &k), 0);
+    cr_assert_eq(k, ML_PART_SHARDS);
+    cr_assert_eq(ml_partition_kind_from_name("iid", &k), 0);
+    cr_assert_eq(k, ML_PART_IID);
+    cr_assert_eq(ml_partition_kind_from_name("contiguous", &k), 0);
+    cr_assert_eq(k, ML_PART_CONTIGUOUS);
+    cr_assert_eq(ml_partition_kind_from_name("Dirichlet", &k), -1);
+}

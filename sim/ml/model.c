@@ -7,6 +7,18 @@
 const mdl_ops *const mdl_registry[] = {&mdl_logreg_ops, &mdl_softmax_ops,
                                        &mdl_mlp_ops, NULL};
 
+const char *const mdl_act_names[] = {"relu", "tanh", NULL};
+const char *const mdl_init_names[] = {"default", "uniform", "xavier", "he",
+                                      NULL};
+
+int mdl_name_index(const char *const *names, const char *name)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    return -1;
+}
+
 int mdl_create(const char *name, const mdl_opts *opts, mdl **out, sim_err *err)
 {
     *out = NULL;

@@ -123,6 +123,14 @@ extern const mdl_ops mdl_softmax_ops;
 /* Multi-layer perceptron, softmax cross-entropy output. */
 extern const mdl_ops mdl_mlp_ops;
 
+/* Config names, indexed by the enums and NULL-terminated: "relu", "tanh";
+ * "default", "uniform", "xavier", "he". */
+extern const char *const mdl_act_names[];
+extern const char *const mdl_init_names[];
+
+/* Index of name in a NULL-terminated names table, or -1. */
+int mdl_name_index(const char *const *names, const char *name);
+
 /* Initialises w[0..n_params-1] as m's options ask (see mdl_init_kind). The
  * draws come from rng only, so a stream gives the same parameters on every
  * machine. */

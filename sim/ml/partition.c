@@ -14,6 +14,19 @@
 
 #include "dataset.h"
 
+const char *const ml_partition_kind_names[] = {"contiguous", "iid", "shards",
+                                               "dirichlet", NULL};
+
+int ml_partition_kind_from_name(const char *name, ml_partition_kind *out)
+{
+    for (int k = 0; ml_partition_kind_names[k]; k++)
+        if (strcmp(ml_partition_kind_names[k], name) == 0) {
+            *out = (ml_partition_kind)k;
+            return 0;
+        }
+    return -1;
+}
+
 void ml_partition_deinit(ml_partition *p)
 {
     if (!p)

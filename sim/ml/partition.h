@@ -64,6 +64,13 @@ int ml_partition_make(ml_partition *p, const ml_partition_opts *opts,
 
 void ml_partition_deinit(ml_partition *p); /* NULL-safe, idempotent */
 
+/* Config names of the kinds, indexed by ml_partition_kind: "contiguous",
+ * "iid", "shards", "dirichlet"; NULL-terminated. */
+extern const char *const ml_partition_kind_names[];
+
+/* The kind named `name`: 0, or -1 when no kind has that name. */
+int ml_partition_kind_from_name(const char *name, ml_partition_kind *out);
+
 /* hist[k * n_classes + c] = rows of class c held by worker k (K x n_classes,
  * caller-allocated), for recording a run's data skew. */
 void ml_partition_histogram(const ml_partition *p, const double *y,
