@@ -123,9 +123,10 @@ struct alg_ctx {
     const cfg_crash **crash_of; /* [K] the config entry, or NULL */
     gsl_rng **crash_rngs;       /* [K] rate-based crashes only, else NULL */
 
-    /* Staleness histograms: worker k's bars, sorted by staleness, only
-     * those seen. Sparse, because with thousands of workers staleness
-     * spreads over thousands of values of which each worker sees few. */
+    /* Staleness histograms: worker k's bars, only those seen, appended
+     * unsorted and compacted now and then (see compact). Sparse, because
+     * with thousands of workers staleness spreads over thousands of values
+     * of which each worker sees few. */
     db_staleness **hist;
     size_t *hist_len, *hist_cap;
 };
@@ -451,34 +452,54 @@ void alg_ctx_evaluate(alg_ctx *c, int64_t step, const double *w, int final)
                  (long long)step);
 }
 
+static int cmp_staleness(const void *a, const void *b)
+{
+    const db_staleness *x = a, *y = b;
+    return (x->staleness > y->staleness) - (x->staleness < y->staleness);
+}
+
+/* Sorts bars by staleness and merges equal ones; returns the new length.
+ * Updates append bars unsorted (O(1) each) and this runs only when the
+ * array is full, and again before the histogram is stored. */
+static size_t compact(db_staleness *h, size_t len)
+{
+    if (len == 0)
+        return 0;
+    qsort(h, len, sizeof *h, cmp_staleness);
+    size_t out = 0;
+    for (size_t i = 1; i < len; i++) {
+        if (h[i].staleness == h[out].staleness)
+            h[out].updates += h[i].updates;
+        else
+            h[++out] = h[i];
+    }
+    return out + 1;
+}
+
 void alg_ctx_count_update(alg_ctx *c, int k, int64_t staleness)
 {
     if (staleness < 0)
         SIM_PANIC("worker %d: negative staleness %lld", k,
                   (long long)staleness);
+    size_t len = c->hist_len[k];
     db_staleness *h = c->hist[k];
-    size_t lo = 0, hi = c->hist_len[k];
-    while (lo < hi) { /* the first bar >= staleness */
-        size_t mid = lo + (hi - lo) / 2;
-        if (h[mid].staleness < staleness)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < c->hist_len[k] && h[lo].staleness == staleness) {
-        h[lo].updates++;
+    if (len > 0 && h[len - 1].staleness == staleness) {
+        h[len - 1].updates++;
     } else {
-        if (c->hist_len[k] == c->hist_cap[k]) {
-            size_t cap = c->hist_cap[k] ? 2 * c->hist_cap[k] : 4;
-            h = realloc(h, cap * sizeof *h);
-            if (!h)
-                SIM_PANIC("out of memory for the staleness histogram");
-            c->hist[k] = h;
-            c->hist_cap[k] = cap;
+        /* Full: compact, and grow unless that freed at least half. */
+        if (len == c->hist_cap[k]) {
+            len = compact(h, len);
+            if (len == 0 || len * 2 > c->hist_cap[k]) {
+                size_t cap = c->hist_cap[k] ? 2 * c->hist_cap[k] : 8;
+                h = realloc(h, cap * sizeof *h);
+                if (!h)
+                    SIM_PANIC("out of memory for the staleness histogram");
+                c->hist[k] = h;
+                c->hist_cap[k] = cap;
+            }
         }
-        memmove(h + lo + 1, h + lo, (c->hist_len[k] - lo) * sizeof *h);
-        h[lo] = (db_staleness){.staleness = staleness, .updates = 1};
-        c->hist_len[k]++;
+        h[len++] = (db_staleness){.staleness = staleness, .updates = 1};
+        c->hist_len[k] = len;
     }
     wk_worker *w = &c->workers[k];
     w->updates++;
@@ -784,7 +805,7 @@ static int collect_workers(alg_ctx *c)
     o->n_workers = (size_t)c->K;
     size_t total = 0;
     for (int k = 0; k < c->K; k++)
-        total += c->hist_len[k];
+        total += c->hist_len[k] = compact(c->hist[k], c->hist_len[k]);
     o->staleness = calloc(total ? total : 1, sizeof *o->staleness);
     if (!o->staleness)
         return -1;
