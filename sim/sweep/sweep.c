@@ -539,67 +539,82 @@ static void progress_update(progress *pg, const char *label, db_status status,
 
 /* ------------------------------------------------------------- the run */
 
-/* Hands out todo[] in order and stores results as they come back. Returns
- * 0, or the database or executor error that stopped the sweep. */
+typedef struct queue {
+    const size_t *todo;
+    size_t n_todo, next, in_flight;
+    long *busy;       /* [slot] run index, or -1 */
+    int64_t *run_ids; /* [slot] */
+} queue;
+
+/* Gives every idle slot the next run, recording each as 'running' first. */
+static int fill(sweep_db *d, const sw_spec *s, const prepared *p, queue *q,
+                sw__exec *x, sim_err *err)
+{
+    for (int k = 0; k < x->n_slots && q->next < q->n_todo; k++) {
+        if (q->busy[k] >= 0)
+            continue;
+        size_t idx = q->todo[q->next];
+        double t0 = now_s();
+        int rc = begin_run(d, s, &p->jobs[idx], idx, &q->run_ids[k], err);
+        d->write_s += now_s() - t0;
+        if (rc || (rc = x->submit(x, k, idx, err)))
+            return rc;
+        q->busy[k] = (long)idx;
+        q->next++;
+        q->in_flight++;
+    }
+    return 0;
+}
+
+/* Hands out todo[] in order and stores results as they come back. A slot
+ * that returns a result gets its next run before the result is written, so
+ * writing overlaps the workers' computing. Returns 0, or the database or
+ * executor error that stopped the sweep. */
 static int coordinate(sweep_db *d, const sw_spec *s, const prepared *p,
                       const size_t *todo, size_t n_todo, sw__exec *x,
                       progress *pg, sim_err *err)
 {
     sw__writer *w = NULL;
-    int wrc = sw__writer_create(d->store, d->path, &w, err);
-    if (wrc)
-        return wrc;
+    int rc = sw__writer_create(d->store, d->path, &w, err);
+    if (rc)
+        return rc;
     int n = x->n_slots;
-    long *busy = malloc((size_t)n * sizeof *busy);
-    int64_t *run_ids = malloc((size_t)n * sizeof *run_ids);
-    if (!busy || !run_ids) {
-        free(busy);
-        free(run_ids);
-        return sim_err_set(err, SIM_ENOMEM, "out of memory");
-    }
-    for (int i = 0; i < n; i++)
-        busy[i] = -1;
-    size_t next = 0, in_flight = 0;
-    int rc = 0;
-    while (!rc && (next < n_todo || in_flight > 0)) {
-        for (int k = 0; k < n && next < n_todo && !rc; k++) {
-            if (busy[k] >= 0)
-                continue;
-            size_t idx = todo[next];
-            double t0 = now_s();
-            rc = begin_run(d, s, &p->jobs[idx], idx, &run_ids[k], err);
-            d->write_s += now_s() - t0;
-            if (rc)
-                break;
-            if ((rc = x->submit(x, k, idx, err)))
-                break;
-            busy[k] = (long)idx;
-            next++;
-            in_flight++;
-        }
-        if (rc || in_flight == 0)
-            break;
+    queue q = {.todo = todo,
+               .n_todo = n_todo,
+               .busy = malloc((size_t)n * sizeof *q.busy),
+               .run_ids = malloc((size_t)n * sizeof *q.run_ids)};
+    if (!q.busy || !q.run_ids)
+        rc = sim_err_set(err, SIM_ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < n; i++)
+        q.busy[i] = -1;
+    if (!rc)
+        rc = fill(d, s, p, &q, x, err);
+    while (!rc && q.in_flight > 0) {
         int k;
         sw__result res;
         if ((rc = x->wait(x, &k, &res, err)))
             break;
-        if (k < 0 || k >= n || busy[k] < 0) {
+        if (k < 0 || k >= n || q.busy[k] < 0) {
             sw__result_free(&res);
             rc = sim_err_set(err, SIM_EINTERNAL, "result from an idle worker");
             break;
         }
+        size_t idx = (size_t)q.busy[k];
+        int64_t run_id = q.run_ids[k];
+        q.busy[k] = -1;
+        q.in_flight--;
+        rc = fill(d, s, p, &q, x, err);
         db_status status = DB_STATUS_FAILED;
         double t0 = now_s();
-        rc = sw__writer_put(w, run_ids[k], &res, &status, err);
+        if (!rc)
+            rc = sw__writer_put(w, run_id, &res, &status, err);
         d->write_s += now_s() - t0;
         if (!rc)
-            progress_update(pg, s->runs[busy[k]].label, status, res.error);
+            progress_update(pg, s->runs[idx].label, status, res.error);
         sw__result_free(&res);
-        busy[k] = -1;
-        in_flight--;
     }
-    free(busy);
-    free(run_ids);
+    free(q.busy);
+    free(q.run_ids);
     sw__writer_destroy(w);
     return rc;
 }
@@ -694,6 +709,13 @@ int sweep_main(int argc, char **argv)
     char fp[17], shard[48];
     fingerprint(s, &p, fp);
     snprintf(shard, sizeof shard, "%ld/%ld", o.shard_i, o.shard_n);
+#ifdef DTSIM_HAVE_MPI
+    /* First, so that every way out below releases the serving ranks. */
+    if (use_mpi && sw__mpi_exec(&x, &err)) {
+        exit_code = fail_msg(&err, 0);
+        goto out;
+    }
+#endif
     if (db_open(o.out, &d.store, &err)) {
         exit_code = fail_msg(&err, 0);
         goto out;
@@ -723,12 +745,9 @@ int sweep_main(int argc, char **argv)
     }
     if ((size_t)jobs > n_todo)
         jobs = n_todo ? (int)n_todo : 1;
-#ifdef DTSIM_HAVE_MPI
-    if (use_mpi)
-        rc = sw__mpi_exec(&x, &err);
-    else
-#endif
-        rc = sw__fork_exec(&x, jobs, p.jobs, s->n_runs, o.timeout_s, &err);
+    rc = use_mpi
+             ? 0
+             : sw__fork_exec(&x, jobs, p.jobs, s->n_runs, o.timeout_s, &err);
     if (rc) {
         exit_code = fail_msg(&err, 0);
         goto out;
@@ -743,6 +762,7 @@ int sweep_main(int argc, char **argv)
     rc = coordinate(&d, s, &p, todo, n_todo, &x, &pg, &err);
     if (x.shutdown)
         x.shutdown(&x);
+    x.shutdown = NULL;
     if (rc) {
         exit_code = fail_msg(&err, 0);
         goto out;
@@ -756,6 +776,8 @@ int sweep_main(int argc, char **argv)
                n_kept, now_s() - pg.t0, d.write_s, o.out);
     exit_code = pg.failed ? EXIT_INTERNAL : 0;
 out:
+    if (x.shutdown)
+        x.shutdown(&x);
     sqlite3_finalize(d.next_insert);
     sqlite3_finalize(d.next_clear);
     db_close(d.store);
