@@ -13,21 +13,31 @@
 #include <unistd.h>
 
 /* A per-process file name, so parallel fuzzing jobs (-jobs=N) do not share
- * one input file. /dev/shm is tmpfs on Linux; fall back to /tmp. */
+ * one input file. /dev/shm is tmpfs on Linux; fall back to /tmp. The text
+ * is static storage, rewritten by each call. */
 static inline const char *fuzz_input_path(const char *suffix)
 {
+    static const char *dir;
     static char path[128];
-    if (!path[0]) {
-        const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-        snprintf(path, sizeof path, "%s/dtsim-fuzz-%ld%s", dir, (long)getpid(),
-                 suffix);
-    }
+    if (!dir)
+        dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(path, sizeof path, "%s/dtsim-fuzz-%ld%s", dir, (long)getpid(),
+             suffix);
     return path;
+}
+
+static inline void fuzz_remove_inputs(void)
+{
+    unlink(fuzz_input_path(".csv"));
+    unlink(fuzz_input_path(".json"));
 }
 
 static inline const char *
 fuzz_write_input(const char *suffix, const unsigned char *data, size_t size)
 {
+    static int registered;
+    if (!registered)
+        registered = atexit(fuzz_remove_inputs) == 0;
     const char *path = fuzz_input_path(suffix);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0)
