@@ -462,3 +462,32 @@ Test(coll, destroying_mid_collective_leaks_nothing)
     free(m);
     teardown(&s);
 }
+
+Test(coll, hierarchical_allreduce_with_uneven_groups_counts_every_byte)
+{
+    /* Groups {0}, {1, 2, 3}, {4, 5} in member order, on a plain star:
+     * 3 non-leaders send up and receive down S each, and the 3 leaders'
+     * ring moves 2 (3 - 1) S in all. */
+    const uint64_t S = 3000000;
+    setup s;
+    setup_uniform_star(&s, 6, 1e-5, 1e9, 1);
+    int m[6] = {5, 0, 1, 2, 3, 4}, group[6] = {7, 3, 3, 3, 9, 9};
+    net_coll_cfg cfg = {.kind = NET_COLL_ALLREDUCE_HIER,
+                        .members = m,
+                        .n_members = 6,
+                        .group = group,
+                        .bytes = S,
+                        .on_member = on_member,
+                        .on_done = on_done,
+                        .user = &s.w};
+    cr_assert_eq(net_coll_start(s.colls, &cfg), 0);
+    sim_loop_run(s.loop, INFINITY);
+    cr_assert_eq(s.w.n_done, 1);
+    cr_assert_eq(s.w.n_members_done, 6);
+    cr_assert_eq(net_total_bytes(s.net), 2 * 3 * S + 2 * 2 * S);
+    cr_assert_eq(net_total_messages(s.net), 6 + 2 * 3 * 2);
+    /* The singleton leader (member 0, node 5) is done when the ring is. */
+    cr_assert_leq(s.w.member_at[0], s.w.done_at);
+    assert_conserved(s.net);
+    teardown(&s);
+}

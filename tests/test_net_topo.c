@@ -546,3 +546,16 @@ Test(topo, star_traffic_with_groups_matches_a_plain_replay)
         sim_loop_destroy(loop);
     }
 }
+
+Test(topo, destroying_the_network_cancels_its_scheduled_link_changes)
+{
+    fixture f;
+    pair(&f, 1);
+    cr_assert_eq(net_link_set_up_at(f.n, 1.0, 0, 0), 0);
+    cr_assert_eq(net_link_set_bandwidth_at(f.n, 2.0, 1, 5e8), 0);
+    cr_assert_eq(sim_loop_pending(f.loop), 2);
+    net_destroy(f.n);
+    /* Nothing fires into the freed network. */
+    cr_assert_eq(sim_loop_run(f.loop, INFINITY), 0);
+    sim_loop_destroy(f.loop);
+}

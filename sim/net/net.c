@@ -164,8 +164,10 @@ struct net {
     uint64_t next_seq;
     xfer **heap; /* flows by (finish_s, seq), a group only by its first */
     size_t heap_len, heap_cap;
-    sim_event_id step_id; /* 0 when no step is pending */
-    double step_at;       /* when the pending step fires */
+    sim_event_id step_id;  /* 0 when no step is pending */
+    sim_event_id *changes; /* scheduled link changes */
+    size_t n_changes, changes_cap;
+    double step_at; /* when the pending step fires */
 
     int *dirty;
     int n_dirty;
@@ -1496,6 +1498,10 @@ void net_destroy(net *n)
         return;
     if (n->step_id)
         sim_loop_cancel(n->loop, n->step_id);
+    /* Fired ones are no longer pending: cancelling them does nothing. */
+    for (size_t i = 0; i < n->n_changes; i++)
+        sim_loop_cancel(n->loop, n->changes[i]);
+    free(n->changes);
     for (int s = 0; s < n->n_slabs; s++) {
         size_t count = (size_t)FIRST_SLAB << s;
         for (size_t i = 0; i < count; i++) {
@@ -1792,12 +1798,22 @@ static int schedule_change(net *n, double delay_s, int link, int what, double v)
         return SIM_EINVAL;
     int64_t b;
     memcpy(&b, &v, sizeof b);
-    /* The change event is not tracked: it only touches the network, so it
-     * must not outlive it (schedule changes within the network's life). */
-    return sim_loop_schedule(n->loop, delay_s, on_change, n,
-                             ((int64_t)what << 32) | link, b, NULL)
-               ? 0
-               : SIM_ENOMEM;
+    /* Kept so that net_destroy can cancel those still pending; a change
+     * schedule is written once per run, so the list only grows. */
+    if (n->n_changes == n->changes_cap) {
+        size_t cap = n->changes_cap ? 2 * n->changes_cap : 8;
+        sim_event_id *p = realloc(n->changes, cap * sizeof *p);
+        if (!p)
+            return SIM_ENOMEM;
+        n->changes = p;
+        n->changes_cap = cap;
+    }
+    sim_event_id id = sim_loop_schedule(n->loop, delay_s, on_change, n,
+                                        ((int64_t)what << 32) | link, b, NULL);
+    if (!id)
+        return SIM_ENOMEM;
+    n->changes[n->n_changes++] = id;
+    return 0;
 }
 
 int net_link_set_bandwidth_at(net *n, double delay_s, int link,

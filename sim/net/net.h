@@ -157,7 +157,8 @@ int net_link_ends(const net *n, int link, int *from, int *to);
 /* ---- dynamic links ------------------------------------------------------ */
 
 /* Changes take effect now (call them from an event handler, or use the
- * _at variants, which schedule that event). Bandwidth: flows crossing the
+ * _at variants, which schedule that event after delay_s; net_destroy
+ * cancels those still pending). Bandwidth: flows crossing the
  * link are reshared at once, each keeping the bytes it has sent. Latency:
  * applies to messages sent from now on; messages already on their way keep
  * the latency they were sent with.
