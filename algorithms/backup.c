@@ -9,7 +9,9 @@
  * worker moves on to the newest model it holds when it is done. With b = 0
  * this is exactly SSGD; with b = 1 one straggler no longer sets the pace.
  * A worker back from a crash pulls the current model if its round is still
- * open. */
+ * open. With on_crash "drop", a worker down for the timeout is no longer
+ * sent to, and a round needs at most as many gradients as there are
+ * workers left. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +40,8 @@ struct alg {
     double *pending;      /* K x n: newest model a busy worker received */
     int64_t *pending_tag; /* [K], -1: none */
     unsigned char *busy;  /* [K] */
+    unsigned char *lost;  /* [K] dropped after a crash */
+    int n_lost;
 };
 
 static void destroy(alg *a)
@@ -52,6 +56,7 @@ static void destroy(alg *a)
     free(a->pending);
     free(a->pending_tag);
     free(a->busy);
+    free(a->lost);
     free(a);
 }
 
@@ -89,8 +94,9 @@ static int create(alg **out, alg_ctx *ctx, sim_err *err)
     a->pending = malloc(kn * sizeof *a->pending);
     a->pending_tag = malloc((size_t)a->K * sizeof *a->pending_tag);
     a->busy = calloc((size_t)a->K, 1);
-    if (!a->w || !a->mean || !a->grads || !a->recv || !a->have || !a->pending ||
-        !a->pending_tag || !a->busy) {
+    a->lost = calloc((size_t)a->K, 1);
+    if (!a->lost || !a->w || !a->mean || !a->grads || !a->recv || !a->have ||
+        !a->pending || !a->pending_tag || !a->busy) {
         destroy(a);
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
     }
@@ -105,9 +111,18 @@ static void begin_round(alg *a, alg_ctx *ctx)
 {
     a->round++;
     for (int k = 0; k < a->K; k++)
-        alg_ctx_send(ctx, alg_ctx_server(ctx), k, ALG_MSG_PARAMS, a->round,
-                     a->w, a->n);
+        if (!a->lost[k])
+            alg_ctx_send(ctx, alg_ctx_server(ctx), k, ALG_MSG_PARAMS, a->round,
+                         a->w, a->n);
 }
+
+static int enough(const alg *a)
+{
+    int alive = a->K - a->n_lost;
+    return a->count > 0 && a->count >= (a->need < alive ? a->need : alive);
+}
+
+static void close_round(alg *a, alg_ctx *ctx);
 
 static void start(alg *a, alg_ctx *ctx)
 {
@@ -154,8 +169,13 @@ static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
     memcpy(a->recv + (size_t)k * a->n, m->data, a->n * sizeof *m->data);
     a->have[k] = 1;
     alg_ctx_count_update(ctx, k, 0);
-    if (++a->count < a->need)
-        return;
+    a->count++;
+    if (enough(a))
+        close_round(a, ctx);
+}
+
+static void close_round(alg *a, alg_ctx *ctx)
+{
     int first = 1;
     for (int j = 0; j < a->K; j++) {
         if (!a->have[j])
@@ -180,8 +200,22 @@ static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
         begin_round(a, ctx);
 }
 
+static void on_worker_lost(alg *a, alg_ctx *ctx, int k)
+{
+    if (a->lost[k])
+        return;
+    a->lost[k] = 1;
+    a->n_lost++;
+    if (enough(a))
+        close_round(a, ctx);
+}
+
 static void on_recover(alg *a, alg_ctx *ctx, int k)
 {
+    if (a->lost[k]) {
+        a->lost[k] = 0;
+        a->n_lost--;
+    }
     a->busy[k] = 0;
     a->pending_tag[k] = -1;
     if (!a->have[k])
@@ -202,4 +236,5 @@ const alg_ops alg_backup_ops = {
     .on_message = on_message,
     .destroy = destroy,
     .on_recover = on_recover,
+    .on_worker_lost = on_worker_lost,
 };

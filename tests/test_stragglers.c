@@ -282,6 +282,27 @@ Test(crash, backup_workers_absorb_a_crash)
                "\"3ms\"}]}");
     cr_assert_eq(r.out.status, DB_STATUS_DONE, "%s", r.out.error);
     run_free(&r);
+    /* Two crashes are one more than one backup worker absorbs: waiting
+     * fails, dropping finishes with the two left. */
+    const char *two = "{\"workers\": 4, \"crash\": [{\"worker\": 2, \"at\": "
+                      "\"3ms\"}, {\"worker\": 0, \"at\": \"4ms\"}]%s}";
+    char cluster[512];
+    snprintf(cluster, sizeof cluster, two, "");
+    run_config(&r, "{\"name\": \"backup\", \"rounds\": 200, \"backup\": 1}",
+               cluster);
+    cr_assert_eq(r.out.status, DB_STATUS_FAILED);
+    cr_assert(strstr(r.out.error, "waiting for worker 0"), "%s", r.out.error);
+    run_free(&r);
+    snprintf(cluster, sizeof cluster, two,
+             ", \"on_crash\": \"drop\", \"drop_timeout\": \"5ms\"");
+    run_config(&r, "{\"name\": \"backup\", \"rounds\": 200, \"backup\": 1}",
+               cluster);
+    cr_assert_eq(r.out.status, DB_STATUS_DONE, "%s", r.out.error);
+    cr_assert_eq(r.out.steps, 200);
+    /* Workers 1 and 3 carry nearly every round. */
+    cr_assert_gt(r.out.workers[1].updates, 150);
+    cr_assert_gt(r.out.workers[3].updates, 150);
+    run_free(&r);
 }
 
 Test(crash, random_crashes_at_a_rate_are_reproducible)
