@@ -30,12 +30,17 @@ typedef struct mdl_ops {
     /* Called by mdl_create once it has checked opts->d >= 1; the same
      * errors and the same *out convention as mdl_create. */
     int (*create)(const mdl_opts *opts, mdl **out, sim_err *err);
-    /* Parameters for inputs of dimension d (bias included in d). */
+    /* Length of the flat parameter block: d for logreg, whose bias is a data
+     * column; sum over layers of out (in + 1) for softmax and mlp, which keep
+     * their own biases. */
     size_t (*n_params)(const mdl *m);
     /* FLOPs of forward + backward for one example. */
     double (*flops_per_sample)(const mdl *m);
-    /* grad = mean gradient of the loss over rows[0..n_rows-1] of ds at w;
-     * all zero when n_rows is 0. */
+    /* grad = mean gradient of the loss over rows[0..n_rows-1] of ds at w,
+     * plus the penalty's gradient; all zero when n_rows is 0. Never
+     * allocates. Panics (a bug, not an input error) when ds's dimension is
+     * not the model's or a label is outside 0..n_classes-1: the caller
+     * checks labels once, at load (ml_dataset_n_classes). */
     void (*gradient)(mdl *m, double *grad, const double *w,
                      const ml_dataset *ds, const size_t *rows, size_t n_rows);
     /* Accuracy and mean loss of w over all rows of ds. */
