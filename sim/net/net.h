@@ -88,7 +88,8 @@ int net_maxmin_rates(int n_links, const double *capacity, int n_flows,
 
 /* ---- topologies --------------------------------------------------------- */
 
-/* Options shared by the topology constructors. deliver may be NULL. */
+/* Options shared by the topology constructors; deliver may be NULL, and
+ * opts itself NULL means contention on and no deliver callback. */
 typedef struct net_opts {
     int contention; /* 0: every message takes its idle-route time */
     net_deliver_fn deliver;
