@@ -508,3 +508,33 @@ Test(config, the_stored_config_keeps_every_straggler_setting)
     cfg_experiment_free(a);
     cfg_experiment_free(b);
 }
+
+Test(crash, the_teaching_configs_fail_clearly_or_finish, .timeout = 60)
+{
+    /* Through the binary: a waiting SSGD run is stored as failed with the
+     * reason, and exits like any stored run; dropping the worker finishes;
+     * the trace replay runs. */
+    const char *dir = ts_tmpdir();
+    char db[512];
+    snprintf(db, sizeof db, "%s/c.db", dir);
+    ts_result r;
+    ts_run_dtsim(&r, (const char *[]){"run", "configs/teaching/crash_wait.json",
+                                      "configs/teaching/crash_drop.json",
+                                      "configs/teaching/replay.json", "--out",
+                                      db, "--quiet", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    char *v = ts_sql_dump(db, "SELECT name, status, error FROM runs ORDER BY "
+                              "run_id");
+    cr_assert_not_null(v);
+    cr_assert(strstr(v, "crash-wait|failed|stalled at 0.100"), "%s", v);
+    cr_assert(strstr(v, "waiting for worker 2, which crashed at 0.1 s and "
+                        "never recovered"),
+              "%s", v);
+    cr_assert(strstr(v, "crash-drop|done|"), "%s", v);
+    cr_assert(strstr(v, "replay-asgd|done|"), "%s", v);
+    free(v);
+    cr_assert_eq(ts_sql_count(db, "SELECT COUNT(*) FROM events WHERE run_id = "
+                                  "3 AND kind IN ('crash', 'recover', "
+                                  "'slowdown')"),
+                 4);
+}
