@@ -559,3 +559,41 @@ Test(topo, destroying_the_network_cancels_its_scheduled_link_changes)
     cr_assert_eq(sim_loop_run(f.loop, INFINITY), 0);
     sim_loop_destroy(f.loop);
 }
+
+Test(topo, one_description_builds_every_topology)
+{
+    sim_loop *loop = sim_loop_create();
+    net_opts o = {.contention = 1};
+    sim_err err = {0};
+    const net_cable cab[2] = {{0, 1, 1e-4, 1e9, 0}, {1, 2, 1e-4, 1e9, 0}};
+    const net_topo topos[] = {
+        {.kind = NET_TOPO_STAR, .n_nodes = 5, .link = L1},
+        {.kind = NET_TOPO_RING, .n_nodes = 5, .link = L1},
+        {.kind = NET_TOPO_TREE, .n_nodes = 5, .arity = 3, .link = L1},
+        {.kind = NET_TOPO_FULL, .n_nodes = 5, .link = L1},
+        {.kind = NET_TOPO_HIER,
+         .n_racks = 2,
+         .hosts_per_rack = 3,
+         .link = L1,
+         .wan_link = {.latency_s = 1e-2, .bandwidth_Bps = 1e8}},
+        {.kind = NET_TOPO_GRAPH, .n_nodes = 3, .cables = cab, .n_cables = 2},
+    };
+    const int links[] = {10, 10, 8, 20, 16, 4}, hosts[] = {5, 5, 5, 5, 6, 3};
+    const int hops_0_2[] = {2, 2, 1, 1, 2, 2};
+    for (size_t i = 0; i < sizeof topos / sizeof topos[0]; i++) {
+        net *n = net_create_topo(loop, &topos[i], &o, &err);
+        cr_assert_not_null(n, "topology %zu: %s", i, err.msg);
+        cr_assert_eq(net_link_count(n), links[i], "topology %zu", i);
+        cr_assert_eq(net_topo_hosts(&topos[i]), hosts[i]);
+        int hops;
+        cr_assert_eq(net_route_info(n, 0, 2, NULL, NULL, &hops), 0);
+        cr_assert_eq(hops, hops_0_2[i], "topology %zu", i);
+        net_destroy(n);
+    }
+    net_topo bad = {.kind = NET_TOPO_RING, .n_nodes = 1, .link = L1};
+    cr_assert_null(net_create_topo(loop, &bad, &o, &err));
+    bad.kind = (net_topo_kind)42;
+    cr_assert_null(net_create_topo(loop, &bad, &o, &err));
+    cr_assert_eq(net_topo_hosts(&bad), SIM_EINVAL);
+    sim_loop_destroy(loop);
+}

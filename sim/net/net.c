@@ -1492,6 +1492,64 @@ net *net_create_hier(sim_loop *loop, int n_racks, int hosts_per_rack,
     return n;
 }
 
+int net_topo_hosts(const net_topo *t)
+{
+    if (!t)
+        return SIM_EINVAL;
+    if (t->kind == NET_TOPO_HIER)
+        return t->n_racks >= 1 && t->hosts_per_rack >= 1 &&
+                       t->n_racks <= (INT_MAX / 4) / t->hosts_per_rack
+                   ? t->n_racks * t->hosts_per_rack
+                   : SIM_EINVAL;
+    if ((int)t->kind < 0 || t->kind > NET_TOPO_GRAPH || t->n_nodes < 1)
+        return SIM_EINVAL;
+    return t->n_nodes;
+}
+
+net *net_create_topo(sim_loop *loop, const net_topo *t, const net_opts *opts,
+                     sim_err *err)
+{
+    if (!t) {
+        sim_err_set(err, SIM_EINVAL, "network: no topology");
+        return NULL;
+    }
+    switch (t->kind) {
+    case NET_TOPO_STAR: {
+        if (t->links || t->n_nodes < 1)
+            return net_create_star(
+                loop, t->n_nodes, t->links, opts ? opts->contention : 1,
+                opts ? opts->deliver : NULL, opts ? opts->user : NULL, err);
+        net_link_cfg *l = malloc((size_t)t->n_nodes * sizeof *l);
+        if (!l) {
+            sim_err_set(err, SIM_ENOMEM, "network: out of memory");
+            return NULL;
+        }
+        for (int i = 0; i < t->n_nodes; i++)
+            l[i] = t->link;
+        net *n = net_create_star(
+            loop, t->n_nodes, l, opts ? opts->contention : 1,
+            opts ? opts->deliver : NULL, opts ? opts->user : NULL, err);
+        free(l);
+        return n;
+    }
+    case NET_TOPO_RING:
+        return net_create_ring(loop, t->n_nodes, t->link, opts, err);
+    case NET_TOPO_TREE:
+        return net_create_tree(loop, t->n_nodes, t->arity, t->link, opts, err);
+    case NET_TOPO_FULL:
+        return net_create_full(loop, t->n_nodes, t->link, opts, err);
+    case NET_TOPO_HIER:
+        return net_create_hier(loop, t->n_racks, t->hosts_per_rack, t->link,
+                               t->wan_link, opts, err);
+    case NET_TOPO_GRAPH:
+        return net_create_graph(loop, t->n_nodes, t->cables, t->n_cables, opts,
+                                err);
+    }
+    sim_err_set(err, SIM_EINVAL, "network: unknown topology kind %d",
+                (int)t->kind);
+    return NULL;
+}
+
 void net_destroy(net *n)
 {
     if (!n)

@@ -138,6 +138,41 @@ net *net_create_hier(sim_loop *loop, int n_racks, int hosts_per_rack,
                      net_link_cfg host_link, net_link_cfg wan_link,
                      const net_opts *opts, sim_err *err);
 
+/* One description for every topology, for a config loader to fill:
+ *   STAR  n_nodes, links[n_nodes] (per node), or link for all if NULL;
+ *   RING, FULL  n_nodes, link;   TREE  n_nodes, arity, link;
+ *   HIER  n_racks, hosts_per_rack, link (hosts), wan_link;
+ *   GRAPH n_nodes, cables[n_cables].
+ * Hosts (the nodes workers and servers live on) are 0 .. hosts - 1: every
+ * node except in HIER, whose switches come after its hosts. */
+typedef enum net_topo_kind {
+    NET_TOPO_STAR,
+    NET_TOPO_RING,
+    NET_TOPO_TREE,
+    NET_TOPO_FULL,
+    NET_TOPO_HIER,
+    NET_TOPO_GRAPH,
+} net_topo_kind;
+
+typedef struct net_topo {
+    net_topo_kind kind;
+    int n_nodes;
+    net_link_cfg link;
+    const net_link_cfg *links; /* STAR: per node, may be NULL */
+    int arity;                 /* TREE */
+    int n_racks, hosts_per_rack;
+    net_link_cfg wan_link; /* HIER */
+    const net_cable *cables;
+    int n_cables; /* GRAPH */
+} net_topo;
+
+/* Builds the topology (see the constructors above); NULL with err set on
+ * bad arguments or out of memory. */
+net *net_create_topo(sim_loop *loop, const net_topo *t, const net_opts *opts,
+                     sim_err *err);
+/* How many hosts it has, or SIM_EINVAL for a bad description. */
+int net_topo_hosts(const net_topo *t);
+
 /* As net_send, but delivery calls fn(user, m) instead of the network's
  * deliver callback (fn NULL: no callback at all). Lets a collective or an
  * algorithm own its messages without a dispatcher. */
