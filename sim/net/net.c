@@ -994,7 +994,12 @@ static sim_event_id schedule_delivery(net *n, xfer *x, double delay_s)
 }
 
 /* Makes the pending step fire at time t (>= now) instead. Returns 0, or
- * SIM_ENOMEM with the old step left in place. */
+ * SIM_ENOMEM with the old step left in place.
+ * Known cost: the loop cancels by leaving the old key in its heap until
+ * its time comes, so while a very long flow keeps a far step pending,
+ * every earlier step costs a slot until then (80 bytes; the flow-event
+ * curve of bench_net shows the log of it). Removing keys from the loop's
+ * heap would need a position index there. */
 static int step_at(net *n, double t)
 {
     if (n->step_id && n->step_at == t)
