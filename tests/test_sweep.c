@@ -270,6 +270,17 @@ Test(sweep, results_do_not_depend_on_jobs, .timeout = 120)
     cr_assert_eq(ts_sql_count(b, "SELECT COUNT(*) FROM sweep_runs WHERE "
                                  "run_id <> idx + 1"),
                  0);
+    /* Each run's axis values, numbers as numbers, for queries by axis. */
+    same_rows(a, b, "SELECT * FROM sweep_values ORDER BY idx, axis");
+    cr_assert_eq(ts_sql_count(b, "SELECT COUNT(*) FROM sweep_values"), 80);
+    cr_assert_eq(ts_sql_count(b, "SELECT value FROM sweep_values WHERE idx = "
+                                 "15 AND axis = 'K' AND typeof(value) = "
+                                 "'integer'"),
+                 4);
+    char *v = ts_sql_dump(b, "SELECT value FROM sweep_values WHERE idx = 15 "
+                             "AND axis = 'bw'");
+    cr_assert_str_eq(v, "1Gbps\n");
+    free(v);
     /* A sweep run is the run `dtsim run` makes of the same overrides. */
     char *c = path_in(dir, "one.db");
     run_ok((const char *[]){
@@ -431,6 +442,9 @@ Test(sweep, shards_merged_equal_the_whole_sweep, .timeout = 120)
     run_ok((const char *[]){"merge", out, s2, s0, s1, NULL});
     same_sweep_rows(whole, out);
     assert_clean(out, 16);
+    same_rows(whole, out,
+              "SELECT idx, axis, value FROM sweep_values ORDER BY "
+              "idx, axis");
     /* Merging a shard again adds nothing. */
     run_ok((const char *[]){"merge", out, s1, NULL});
     assert_clean(out, 16);

@@ -212,7 +212,13 @@ static int dest_sweep(merger *m, sqlite3_int64 ss, sqlite3_int64 *out)
     if ((rc = exec(m, sql)))
         return rc;
     *out = sqlite3_last_insert_rowid(m->db);
-    return 0;
+    /* Axis values are a function of the spec: every shard has all of them. */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO main.sweep_values(sweep_id, idx, axis, value) "
+             "SELECT %lld, idx, axis, value FROM src.sweep_values WHERE "
+             "sweep_id = %lld",
+             (long long)*out, (long long)ss);
+    return exec(m, sql);
 }
 
 static int merge_sweeps(merger *m)

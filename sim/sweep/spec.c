@@ -522,7 +522,8 @@ static int add_runs(loader *l, sw_spec *s, const dim *d, size_t nd,
                     (cfg_override){.path = x->path, .value = x->value_text[v]};
                 r->origin[r->n_ov++] =
                     (sw_origin){.axis = x->hidden ? "set" : x->name,
-                                .where = x->value_where[v]};
+                                .where = x->value_where[v],
+                                .label = x->hidden ? NULL : x->value_label[v]};
                 if (x->hidden)
                     continue;
                 size_t need =
@@ -543,7 +544,7 @@ static int add_runs(loader *l, sw_spec *s, const dim *d, size_t nd,
             char *val = keepf(l, "%llu", (unsigned long long)seeds[seed_i]);
             r->ov[r->n_ov] = (cfg_override){.path = "seed", .value = val};
             r->origin[r->n_ov++] =
-                (sw_origin){.axis = "seeds", .where = "$.seeds"};
+                (sw_origin){.axis = "seeds", .where = "$.seeds", .label = val};
             char *b = realloc(label, len + 32);
             if (!b || !val) {
                 free(b ? b : label);

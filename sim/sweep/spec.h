@@ -40,6 +40,7 @@
 typedef struct sw_origin {
     const char *axis;  /* the axis name, or "seeds" / "name" */
     const char *where; /* its place in the spec: "$.grid[1].values[2]" */
+    const char *label; /* the value's label; NULL for "set" and the name */
 } sw_origin;
 
 typedef struct sw_run {

@@ -395,7 +395,9 @@ int sw__writer_put(sw__writer *w, int64_t run_id, sw__result *r,
  * fingerprint identifies the expansion (every run's label and full config),
  * so a resume only ever continues the very same runs. sweep_runs maps each
  * run of a sweep to its runs row; (sweep_id, idx) is its key, so a sweep
- * never holds two runs for one index. */
+ * never holds two runs for one index. sweep_values holds each run's value
+ * of each axis (and its seed) under the axis name, numbers as numbers and
+ * anything else as its label, so queries can group by axis. */
 static const char tables_sql[] =
     "CREATE TABLE IF NOT EXISTS sweeps("
     " sweep_id INTEGER PRIMARY KEY,"
@@ -411,7 +413,13 @@ static const char tables_sql[] =
     " idx INTEGER NOT NULL,"
     " label TEXT NOT NULL,"
     " run_id INTEGER NOT NULL UNIQUE REFERENCES runs(run_id),"
-    " PRIMARY KEY (sweep_id, idx));";
+    " PRIMARY KEY (sweep_id, idx));"
+    "CREATE TABLE IF NOT EXISTS sweep_values("
+    " sweep_id INTEGER NOT NULL REFERENCES sweeps(sweep_id),"
+    " idx INTEGER NOT NULL,"
+    " axis TEXT NOT NULL,"
+    " value,"
+    " PRIMARY KEY (sweep_id, idx, axis));";
 
 int sw__db_tables(struct sqlite3 *db, const char *path, sim_err *err)
 {
