@@ -5,9 +5,10 @@
  *
  * The data are synthetic (the breast-cancer set has fewer rows than there
  * are workers): 40,000 rows of 30 standard normal features and a label
- * drawn from a fixed logistic model, written once to a CSV file in /tmp.
- * Each worker holds 4 rows... of the 28,000 training rows (2 or 3) and
- * draws batches of 2. Compute takes 1 ms per sample with exponential
+ * drawn from a fixed logistic model, written to a CSV file in /tmp at
+ * each start.
+ * Each worker holds 2 or 3 of the 28,000 training rows and draws batches
+ * of 2. Compute takes 1 ms per sample with exponential
  * straggler delays of mean 1 ms, so workers run out of step and staleness
  * emerges (about K = 10,000 updates, as the test on equal-speed workers
  * predicts). The model is evaluated on the 12,000 test rows every 100,000
