@@ -150,7 +150,7 @@ Test(mdl_softmax, gradient_over_several_blocks_matches_central_differences)
 {
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 12);
-    /* More rows than one 256-row block, consecutive: ds's own rows. */
+    /* Several blocks (of 64 rows), consecutive: ds's own rows. */
     ml_dataset *ds = random_dataset(r, 600, 3, 3);
     size_t rows[600];
     for (size_t i = 0; i < 600; i++)
