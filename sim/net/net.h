@@ -5,11 +5,18 @@
  * message of S bytes from a to b follows a fixed route of links. With
  * contention, every message in transmission is a flow, and flows get
  * max-min fair rates over the links they share (progressive filling, the
- * flow-level model of SimGrid), recomputed whenever a flow starts or ends;
- * a message is delivered when its last byte has been sent plus the route's
- * total latency. Without contention a message takes exactly
+ * flow-level model of SimGrid), recomputed whenever a flow starts or ends
+ * (for the flows connected to it through shared links only); a message is
+ * delivered when its last byte has been sent plus the route's total
+ * latency. Without contention a message takes exactly
  * route latency + S / (smallest bandwidth on the route), whatever else is
- * in flight. Over an idle route both models agree.
+ * in flight (unless a link on its route is down: see dynamic links). Over
+ * an idle route both models agree.
+ * Bytes flow from the moment of sending and the latency comes after the
+ * last byte; SimGrid's CM02 model waits the latency first. The two give the
+ * same times whenever flows that share a link have routes of equal
+ * latency (a star of equal links, a ring), and may differ slightly
+ * otherwise.
  *
  * The network knows nothing of models or algorithms: a message carries an
  * opaque payload pointer that is handed back on delivery.
