@@ -20,7 +20,7 @@ trap 'rm -rf "$tmp"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-declare -A wall cpu write
+declare -A wall cpu write wcpu
 for jobs in 1 2; do
     db=$tmp/j$jobs.db
     start=$(date +%s.%N)
@@ -32,10 +32,12 @@ for jobs in 1 2; do
     wall[$jobs]=$(echo "$end - $start" | bc -l)
     cpu[$jobs]=$(awk '{print $1 + $2}' <<<"$times")
     write[$jobs]=$(sed -n 's/.*writing the database \([0-9.]*\) s.*/\1/p' <<<"$summary")
+    wcpu[$jobs]=$(sed -n 's/.*writing the database [0-9.]* s, CPU \([0-9.]*\) s.*/\1/p' <<<"$summary")
     printf 'jobs %d: %s\n' "$jobs" "$summary"
-    printf 'jobs %d: wall %.2f s, CPU %.2f s, database writing %.2f s (%.1f%% of wall)\n' \
+    printf 'jobs %d: wall %.2f s, CPU %.2f s (all processes); database writing %.2f s wall (%.1f%% of wall), %.2f s CPU (%.1f%% of CPU)\n' \
         "$jobs" "${wall[$jobs]}" "${cpu[$jobs]}" "${write[$jobs]}" \
-        "$(echo "100 * ${write[$jobs]} / ${wall[$jobs]}" | bc -l)"
+        "$(echo "100 * ${write[$jobs]} / ${wall[$jobs]}" | bc -l)" \
+        "${wcpu[$jobs]}" "$(echo "100 * ${wcpu[$jobs]} / ${cpu[$jobs]}" | bc -l)"
 done
 printf 'speed-up with 2 jobs: %.2f (target >= 1.8)\n' "$(echo "${wall[1]} / ${wall[2]}" | bc -l)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
