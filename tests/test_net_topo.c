@@ -597,3 +597,55 @@ Test(topo, one_description_builds_every_topology)
     cr_assert_eq(net_topo_hosts(&bad), SIM_EINVAL);
     sim_loop_destroy(loop);
 }
+
+/* ---- steps -------------------------------------------------------------- */
+
+typedef struct relay {
+    net *n;
+    int left;
+} relay;
+
+static void relay_next(void *user, const net_msg *m)
+{
+    relay *r = user;
+    if (m->src != 0 || r->left == 0)
+        return;
+    r->left--;
+    send(r->n, 0, 1, 100000, 0);
+}
+
+Test(topo, short_flows_beside_a_long_one_leave_no_cancelled_events_behind)
+{
+    /* One long flow (3 <-> 2) keeps a far step pending while a chain of
+     * short messages (0 -> 1) comes and goes; the loop must not fill up
+     * with one cancelled far step per short message. */
+    sim_loop *loop = sim_loop_create();
+    relay r = {.left = 2000};
+    net_link_cfg links[4] = {L1, L1, L1, L1};
+    sim_err err = {0};
+    r.n = net_create_star(loop, 4, links, 1, relay_next, &r, &err);
+    cr_assert_not_null(r.n, "%s", err.msg);
+    send(r.n, 3, 2, UINT64_C(1) << 40, 99);
+    send(r.n, 0, 1, 100000, 0);
+    while (r.left > 0) {
+        sim_loop_run(loop, sim_loop_now(loop) + 1e-3);
+        cr_assert_leq(sim_loop_pending(loop), 12);
+    }
+    net_destroy(r.n);
+    sim_loop_destroy(loop);
+}
+
+Test(topo, the_clock_ends_at_the_last_delivery_after_a_flow_speeds_up)
+{
+    /* The flow's first finish time (1000 s at 1 GB/s) is left behind when
+     * its link gets faster; nothing may keep the loop running to it. */
+    fixture f;
+    pair(&f, 1);
+    send(f.n, 0, 1, UINT64_C(1000000000000), 1);
+    cr_assert_eq(net_link_set_bandwidth_at(f.n, 1.0, 0, 1e12), 0);
+    sim_loop_run(f.loop, INFINITY);
+    double want = 1.0 + 1e-4 + (1e12 - 1e9) / 1e12;
+    assert_rel(at(&f.r, 1), want);
+    assert_rel(sim_loop_now(f.loop), want);
+    unpair(&f);
+}

@@ -50,6 +50,8 @@
 #define FIRST_SLAB 16
 /* Slab i holds FIRST_SLAB << i records: 2^28 records at most. */
 #define MAX_SLABS 24
+/* Steps pending at once; more cancel the latest. */
+#define MAX_STEPS 8
 
 /* Writes the links of the route src -> dst into out (room for cap) and
  * returns the route's length, which may exceed cap: the caller then grows
@@ -164,10 +166,14 @@ struct net {
     uint64_t next_seq;
     xfer **heap; /* flows by (finish_s, seq), a group only by its first */
     size_t heap_len, heap_cap;
-    sim_event_id step_id;  /* 0 when no step is pending */
+    /* Pending steps, any order; see need_step. */
+    sim_event_id step_ids[MAX_STEPS];
+    double step_times[MAX_STEPS];
+    int64_t step_toks[MAX_STEPS]; /* the event's `a`, to find it on firing */
+    int64_t next_tok;
+    int n_steps;
     sim_event_id *changes; /* scheduled link changes */
     size_t n_changes, changes_cap;
-    double step_at; /* when the pending step fires */
 
     int *dirty;
     int n_dirty;
@@ -993,32 +999,54 @@ static sim_event_id schedule_delivery(net *n, xfer *x, double delay_s)
     return x->deliver_id;
 }
 
-/* Makes the pending step fire at time t (>= now) instead. Returns 0, or
- * SIM_ENOMEM with the old step left in place.
- * Known cost: the loop cancels by leaving the old key in its heap until
- * its time comes, so while a very long flow keeps a far step pending,
- * every earlier step costs a slot until then (80 bytes; the flow-event
- * curve of bench_net shows the log of it). Removing keys from the loop's
- * heap would need a position index there. */
-static int step_at(net *n, double t)
+/* Makes sure a step fires at time t (>= now) or earlier. A step that
+ * fires before anything is due does no harm: it finds nothing done and
+ * asks for the next one. So a step pending later than t is kept, not
+ * cancelled: the loop cancels by leaving the key in its heap until its
+ * time, and a long flow's far step would otherwise leave one such key per
+ * earlier step until then. Only when MAX_STEPS are pending is the latest
+ * cancelled. Returns 0, or SIM_ENOMEM with nothing changed. */
+static void drop_step(net *n, int i)
 {
-    if (n->step_id && n->step_at == t)
-        return 0;
+    n->n_steps--;
+    n->step_ids[i] = n->step_ids[n->n_steps];
+    n->step_toks[i] = n->step_toks[n->n_steps];
+    n->step_times[i] = n->step_times[n->n_steps];
+}
+
+static int need_step(net *n, double t)
+{
     if (t == INFINITY) {
-        if (n->step_id)
-            sim_loop_cancel(n->loop, n->step_id);
-        n->step_id = 0;
+        /* Nothing is due until something changes: spare steps would move
+         * the clock past the last real event, so they go (a cancelled
+         * event never moves the clock). */
+        for (int i = 0; i < n->n_steps; i++)
+            sim_loop_cancel(n->loop, n->step_ids[i]);
+        n->n_steps = 0;
         return 0;
     }
+    int latest = -1;
+    for (int i = 0; i < n->n_steps; i++) {
+        if (n->step_times[i] <= t)
+            return 0;
+        if (latest < 0 || n->step_times[i] > n->step_times[latest])
+            latest = i;
+    }
     double now = sim_loop_now(n->loop);
+    int64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    int64_t tok = ++n->next_tok;
     sim_event_id id = sim_loop_schedule(n->loop, t > now ? t - now : 0.0,
-                                        on_step, n, 0, 0, NULL);
+                                        on_step, n, tok, bits, NULL);
     if (!id)
         return SIM_ENOMEM;
-    if (n->step_id)
-        sim_loop_cancel(n->loop, n->step_id);
-    n->step_id = id;
-    n->step_at = t;
+    if (n->n_steps == MAX_STEPS) {
+        sim_loop_cancel(n->loop, n->step_ids[latest]);
+        drop_step(n, latest);
+    }
+    n->step_ids[n->n_steps] = id;
+    n->step_toks[n->n_steps] = tok;
+    n->step_times[n->n_steps++] = t;
     return 0;
 }
 
@@ -1111,8 +1139,14 @@ static void on_step(sim_loop *loop, const sim_event *ev)
     double now = sim_loop_now(loop);
     /* The loop adds the delay to its clock, which may round just below the
      * finish time the step was aimed at; the aimed-at flow must finish. */
-    double horizon = n->step_at > now ? n->step_at : now;
-    n->step_id = 0;
+    double aimed;
+    memcpy(&aimed, &ev->b, sizeof aimed);
+    double horizon = aimed > now ? aimed : now;
+    for (int i = 0; i < n->n_steps; i++)
+        if (n->step_toks[i] == ev->a) {
+            drop_step(n, i);
+            break;
+        }
 
     size_t n_done = 0;
     while (n->heap_len > 0) {
@@ -1137,7 +1171,7 @@ static void on_step(sim_loop *loop, const sim_event *ev)
     }
     if (n->n_dirty > 0)
         reshare(n, now);
-    if (step_at(n, n->heap_len > 0 ? n->heap[0]->finish_s : INFINITY) != 0)
+    if (need_step(n, n->heap_len > 0 ? n->heap[0]->finish_s : INFINITY) != 0)
         SIM_PANIC("out of memory scheduling the next flow completion");
 }
 
@@ -1145,7 +1179,7 @@ static void on_step(sim_loop *loop, const sim_event *ev)
  * that several changes at one instant share one recomputation). */
 static int changed(net *n)
 {
-    return step_at(n, sim_loop_now(n->loop));
+    return need_step(n, sim_loop_now(n->loop));
 }
 
 /* ---- construction ------------------------------------------------------- */
@@ -1559,8 +1593,8 @@ void net_destroy(net *n)
 {
     if (!n)
         return;
-    if (n->step_id)
-        sim_loop_cancel(n->loop, n->step_id);
+    for (int i = 0; i < n->n_steps; i++)
+        sim_loop_cancel(n->loop, n->step_ids[i]);
     /* Fired ones are no longer pending: cancelling them does nothing. */
     for (size_t i = 0; i < n->n_changes; i++)
         sim_loop_cancel(n->loop, n->changes[i]);
