@@ -13,7 +13,12 @@
  * when the gradient is applied minus clocks applied in the model it was
  * computed on).
  * One step is one complete clock; algorithm.rounds is the number of
- * clocks. */
+ * clocks.
+ * Failures: a recovered worker pulls the model afresh and redoes the clock
+ * it had lost (what it pushed before the crash and arrives later is
+ * discarded: the server tags each model with the worker's incarnation).
+ * With on_crash "drop", a clock completes without the dropped worker, whose
+ * pending gradients are discarded; back, it joins at the current clock. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,14 +42,23 @@ struct alg {
     int64_t applied; /* complete clocks applied to w */
     double *w;
     double *mean;
-    double *grads;        /* K x n: each worker's gradient in progress */
-    double *acc;          /* slots x K x n: pushed, not yet applied */
-    int64_t *ver;         /* slots x K: version each was computed on */
-    int *count;           /* [slots] */
-    int64_t *clock;       /* [K] the clock worker k computes next */
-    int64_t *sent_ver;    /* [K] version of the model worker k holds */
-    unsigned char *wants; /* [K] waiting for a model */
+    double *grads;          /* K x n: each worker's gradient in progress */
+    double *acc;            /* slots x K x n: pushed, not yet applied */
+    int64_t *ver;           /* slots x K: version each was computed on */
+    int *count;             /* [slots] */
+    int64_t *clock;         /* [K] the clock worker k computes next */
+    int64_t *sent_ver;      /* [K] version of the model worker k holds */
+    unsigned char *wants;   /* [K] waiting for a model */
+    unsigned char *got;     /* slots x K: gradient of that clock in */
+    unsigned char *dropped; /* [K] */
+    int n_dropped;
+    int64_t *incarnation; /* [K] */
 };
+
+/* The tag of a model sent to a worker: its incarnation above bit 40, the
+ * clock below. */
+#define CLOCK_BITS 40
+#define CLOCK_MASK (((int64_t)1 << CLOCK_BITS) - 1)
 
 static void destroy(alg *a)
 {
@@ -59,6 +73,9 @@ static void destroy(alg *a)
     free(a->clock);
     free(a->sent_ver);
     free(a->wants);
+    free(a->got);
+    free(a->dropped);
+    free(a->incarnation);
     free(a);
 }
 
@@ -85,8 +102,12 @@ static int create(alg **out, alg_ctx *ctx, sim_err *err)
     a->clock = calloc(K, sizeof *a->clock);
     a->sent_ver = calloc(K, sizeof *a->sent_ver);
     a->wants = calloc(K, 1);
-    if (!a->w || !a->mean || !a->grads || !a->acc || !a->ver || !a->count ||
-        !a->clock || !a->sent_ver || !a->wants) {
+    a->got = calloc(S * K, 1);
+    a->dropped = calloc(K, 1);
+    a->incarnation = calloc(K, sizeof *a->incarnation);
+    if (!a->got || !a->dropped || !a->incarnation || !a->w || !a->mean ||
+        !a->grads || !a->acc || !a->ver || !a->count || !a->clock ||
+        !a->sent_ver || !a->wants) {
         destroy(a);
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
     }
@@ -100,13 +121,13 @@ static int create(alg **out, alg_ctx *ctx, sim_err *err)
 static void release(alg *a, alg_ctx *ctx)
 {
     for (int k = 0; k < a->K; k++) {
-        if (!a->wants[k] || a->clock[k] >= a->clocks ||
+        if (!a->wants[k] || a->dropped[k] || a->clock[k] >= a->clocks ||
             a->clock[k] - a->s > a->applied)
             continue;
         a->wants[k] = 0;
         a->sent_ver[k] = a->applied;
-        alg_ctx_send(ctx, alg_ctx_server(ctx), k, ALG_MSG_PARAMS, a->clock[k],
-                     a->w, a->n);
+        alg_ctx_send(ctx, alg_ctx_server(ctx), k, ALG_MSG_PARAMS,
+                     a->incarnation[k] << CLOCK_BITS | a->clock[k], a->w, a->n);
     }
 }
 
@@ -128,17 +149,29 @@ static int apply_complete(alg *a, alg_ctx *ctx)
 {
     for (;;) {
         int slot = (int)(a->applied % a->slots);
-        if (a->count[slot] < a->K)
+        if (a->count[slot] == 0 || a->count[slot] < a->K - a->n_dropped)
             return 0;
         const double *g = a->acc + (size_t)slot * a->K * a->n;
-        memcpy(a->mean, g, a->n * sizeof *a->mean);
-        for (int k = 1; k < a->K; k++)
-            for (size_t i = 0; i < a->n; i++)
-                a->mean[i] += g[(size_t)k * a->n + i];
+        unsigned char *got = a->got + (size_t)slot * a->K;
+        int first = 1;
+        for (int k = 0; k < a->K; k++) {
+            if (!got[k])
+                continue;
+            const double *v = g + (size_t)k * a->n;
+            if (first)
+                memcpy(a->mean, v, a->n * sizeof *a->mean);
+            else
+                for (size_t i = 0; i < a->n; i++)
+                    a->mean[i] += v[i];
+            first = 0;
+        }
         for (size_t i = 0; i < a->n; i++)
-            a->w[i] -= a->lr * (a->mean[i] / a->K);
+            a->w[i] -= a->lr * (a->mean[i] / a->count[slot]);
         for (int k = 0; k < a->K; k++)
-            alg_ctx_count_update(ctx, k, a->applied - a->ver[slot * a->K + k]);
+            if (got[k])
+                alg_ctx_count_update(ctx, k,
+                                     a->applied - a->ver[slot * a->K + k]);
+        memset(got, 0, (size_t)a->K);
         a->count[slot] = 0;
         a->applied++;
         int last = a->applied == a->clocks;
@@ -160,8 +193,14 @@ static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
         return;
     }
     int k = m->src;
-    int64_t c = m->tag;
+    int64_t c = m->tag & CLOCK_MASK;
+    /* From before a crash the worker has recovered from, or from a
+     * dropped worker: discarded. */
+    if ((m->tag >> CLOCK_BITS) != a->incarnation[k] || a->dropped[k] ||
+        c != a->clock[k])
+        return;
     int slot = (int)(c % a->slots);
+    a->got[(size_t)slot * a->K + (size_t)k] = 1;
     memcpy(a->acc + ((size_t)slot * a->K + (size_t)k) * a->n, m->data,
            a->n * sizeof *m->data);
     a->ver[slot * a->K + k] = a->sent_ver[k];
@@ -170,6 +209,39 @@ static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
     a->wants[k] = 1;
     if (!apply_complete(a, ctx))
         release(a, ctx);
+}
+
+static void on_worker_lost(alg *a, alg_ctx *ctx, int k)
+{
+    if (a->dropped[k])
+        return;
+    a->dropped[k] = 1;
+    a->n_dropped++;
+    for (int slot = 0; slot < a->slots; slot++) {
+        unsigned char *got = a->got + (size_t)slot * a->K + (size_t)k;
+        if (*got) {
+            *got = 0;
+            a->count[slot]--;
+        }
+    }
+    if (!apply_complete(a, ctx))
+        release(a, ctx);
+}
+
+static void on_recover(alg *a, alg_ctx *ctx, int k)
+{
+    if (a->dropped[k]) {
+        a->dropped[k] = 0;
+        a->n_dropped--;
+        if (a->clock[k] < a->applied)
+            a->clock[k] = a->applied;
+    }
+    a->incarnation[k]++;
+    /* Its gradient of the current clock may have been lost in the crash. */
+    int slot = (int)(a->clock[k] % a->slots);
+    if (!a->got[(size_t)slot * a->K + (size_t)k])
+        a->wants[k] = 1;
+    release(a, ctx);
 }
 
 const alg_ops alg_ssp_ops = {
@@ -183,4 +255,6 @@ const alg_ops alg_ssp_ops = {
     .on_compute_done = on_compute_done,
     .on_message = on_message,
     .destroy = destroy,
+    .on_recover = on_recover,
+    .on_worker_lost = on_worker_lost,
 };

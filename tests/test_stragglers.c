@@ -241,14 +241,23 @@ Test(crash, a_synchronous_run_waiting_forever_fails_with_a_clear_error)
 
 Test(crash, a_synchronous_run_waits_for_a_worker_that_recovers)
 {
-    run r;
-    run_config(&r, "{\"name\": \"ssgd\", \"rounds\": 100}",
-               "{\"workers\": 4, \"crash\": [{\"worker\": 2, \"at\": "
-               "\"3ms\", \"recover_after\": \"50ms\"}]}");
-    cr_assert_eq(r.out.status, DB_STATUS_DONE, "%s", r.out.error);
-    cr_assert_eq(r.out.steps, 100);
-    cr_assert_gt(r.out.sim_seconds, 0.053, "one round waited 50 ms");
-    run_free(&r);
+    const char *algs[] = {"{\"name\": \"ssgd\", \"rounds\": 100}",
+                          "{\"name\": \"ssp\", \"rounds\": 100, "
+                          "\"staleness\": 2}",
+                          "{\"name\": \"easgd\", \"rounds\": 100}",
+                          "{\"name\": \"ma\", \"rounds\": 20}"};
+    for (size_t i = 0; i < 4; i++) {
+        run r;
+        run_config(&r, algs[i],
+                   "{\"workers\": 4, \"crash\": [{\"worker\": 2, \"at\": "
+                   "\"3ms\", \"recover_after\": \"50ms\"}]}");
+        cr_assert_eq(r.out.status, DB_STATUS_DONE, "%s: %s",
+                     r.cfg->algorithm.name, r.out.error);
+        cr_assert_eq(r.out.steps, r.cfg->algorithm.rounds);
+        cr_assert_gt(r.out.sim_seconds, 0.053, "%s: a round waited 50 ms",
+                     r.cfg->algorithm.name);
+        run_free(&r);
+    }
 }
 
 Test(crash, dropping_a_crashed_worker_lets_synchronous_runs_finish)
@@ -256,8 +265,10 @@ Test(crash, dropping_a_crashed_worker_lets_synchronous_runs_finish)
     const char *algs[] = {"{\"name\": \"ssgd\", \"rounds\": 200}",
                           "{\"name\": \"easgd\", \"rounds\": 200}",
                           "{\"name\": \"ma\", \"rounds\": 40}",
-                          "{\"name\": \"bmuf\", \"rounds\": 40}"};
-    for (size_t i = 0; i < 4; i++) {
+                          "{\"name\": \"bmuf\", \"rounds\": 40}",
+                          "{\"name\": \"ssp\", \"rounds\": 200, "
+                          "\"staleness\": 1}"};
+    for (size_t i = 0; i < 5; i++) {
         run r;
         run_config(&r, algs[i],
                    "{\"workers\": 4, \"crash\": [{\"worker\": 2, \"at\": "
