@@ -154,7 +154,8 @@ int tr_load(const char *path, int workers, tr_row **rows, size_t *n,
         *n = 0;
         return rc;
     }
-    qsort(r, *n, sizeof *r, cmp_rows);
+    if (*n > 1) /* a header alone leaves r NULL, which qsort may not take */
+        qsort(r, *n, sizeof *r, cmp_rows);
     *rows = r;
     return 0;
 }
