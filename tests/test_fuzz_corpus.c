@@ -25,6 +25,18 @@
 #define LLVMFuzzerTestOneInput fuzz_config_one
 #include "fuzz/fuzz_config.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_libsvm_one
+#include "fuzz/fuzz_libsvm.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_idx_one
+#include "fuzz/fuzz_idx.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_trace_one
+#include "fuzz/fuzz_trace.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_sweep_one
+#include "fuzz/fuzz_sweep.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*harness_fn)(const uint8_t *, size_t);
 
@@ -85,4 +97,41 @@ Test(fuzz_corpus, split)
 Test(fuzz_corpus, config)
 {
     replay("config", fuzz_config_one);
+}
+
+Test(fuzz_corpus, libsvm)
+{
+    replay("libsvm", fuzz_libsvm_one);
+}
+
+Test(fuzz_corpus, idx)
+{
+    replay("idx", fuzz_idx_one);
+}
+
+Test(fuzz_corpus, trace)
+{
+    replay("trace", fuzz_trace_one);
+}
+
+Test(fuzz_corpus, sweep)
+{
+    replay("sweep", fuzz_sweep_one);
+}
+
+/* Found by fuzz_trace: a trace with its header and no rows handed qsort a
+ * NULL array (undefined behaviour, which the sanitizer build turns into an
+ * abort). It is a valid trace of no events. */
+Test(fuzz_corpus, trace_with_a_header_and_no_rows_is_no_events)
+{
+    static const char text[] = "time,worker,event,value\n";
+    const char *path =
+        fuzz_write_input(".csv", (const uint8_t *)text, sizeof text - 1);
+    tr_row *rows = NULL;
+    size_t n = 1;
+    sim_err err = {0};
+    cr_assert_eq(tr_load(path, 4, &rows, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 0);
+    free(rows);
+    unlink(path);
 }

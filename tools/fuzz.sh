@@ -5,6 +5,9 @@
 #   tools/fuzz.sh                 every harness for 60 s
 #   tools/fuzz.sh 600 csv config  the csv and config harnesses, 600 s each
 #   FUZZ_JOBS=2 tools/fuzz.sh     two fuzzing processes per harness
+#   FUZZ_RSS_MB=8192 tools/fuzz.sh 600 sweep
+#                                 memory limit per process (default 2048 MB;
+#                                 a sweep may legally expand to 10^7 runs)
 #
 # Inputs found are kept in build-fuzz/corpus/<harness>/ (seeded from
 # tests/fuzz/corpus/<harness>/, which stays as committed), crashes in
@@ -16,7 +19,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(config units csv split)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(config units csv split libsvm idx trace sweep)
 jobs=${FUZZ_JOBS:-1}
 
 cmake --preset fuzz >/dev/null
@@ -28,7 +31,7 @@ for h in "${harnesses[@]}"; do
     [ -x "build-fuzz/fuzz_$h" ] || { echo "fuzz: no harness $h" >&2; exit 2; }
     log=$root/build-fuzz/fuzz-$h.log
     mkdir -p "build-fuzz/corpus/$h" "build-fuzz/artifacts/$h"
-    opts=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048
+    opts=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb="${FUZZ_RSS_MB:-2048}"
           -print_final_stats=1 -artifact_prefix="$root/build-fuzz/artifacts/$h/")
     [ -f "tests/fuzz/$h.dict" ] && opts+=(-dict="$root/tests/fuzz/$h.dict")
     [ "$jobs" -gt 1 ] && opts+=(-jobs="$jobs" -workers="$jobs")

@@ -1,0 +1,33 @@
+/* Fuzzes the sweep spec reader. The base config must be inline (a path
+ * would name a file the fuzzer does not control). On success every run has
+ * a label and overrides with a path and a value, and the run indices count
+ * up from 0. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "sim/sweep/spec.h"
+#include "tests/fuzz/fuzz_util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *path = fuzz_write_input(".json", data, size);
+    sw_spec *s = NULL;
+    sim_err err = {0};
+    int rc = sw_spec_load(path, &s, &err);
+    if (rc == 0) {
+        if (!s || !s->base_text)
+            abort();
+        for (size_t i = 0; i < s->n_runs; i++) {
+            const sw_run *r = &s->runs[i];
+            if (r->idx != i || !r->label)
+                abort();
+            for (size_t k = 0; k < r->n_ov; k++)
+                if (!r->ov[k].path || !r->ov[k].value)
+                    abort();
+        }
+    } else if (s || !err.msg[0]) {
+        abort();
+    }
+    sw_spec_free(s);
+    return 0;
+}
