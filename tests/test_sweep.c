@@ -419,6 +419,71 @@ Test(sweep, diverging_and_failing_runs_do_not_stop_the_sweep, .timeout = 120)
     free(db);
 }
 
+/* The worker processes of pid, from /proc. */
+static int first_child(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid,
+             (int)pid);
+    FILE *f = fopen(path, "r");
+    int child = 0;
+    if (f) {
+        if (fscanf(f, "%d", &child) != 1)
+            child = 0;
+        fclose(f);
+    }
+    return child;
+}
+
+Test(sweep, a_worker_that_dies_fails_its_run_and_the_sweep_goes_on,
+     .timeout = 120)
+{
+    const char *dir = ts_tmpdir();
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"base\": \"%s/configs/seed/ma.json\",\n"
+             " \"zip\": [{\"name\": \"R\", \"path\": \"algorithm.rounds\", "
+             "\"values\": [20, 2000000, 20], \"labels\": [\"a\", \"long\", "
+             "\"b\"]}]}\n",
+             DTSIM_SOURCE_DIR);
+    char *spec = ts_write_file(dir, "k.json", text);
+    char *db = path_in(dir, "k.db");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(DTSIM_BIN, DTSIM_BIN, "sweep", spec, "--out", db, "--jobs", "1",
+              (char *)NULL);
+        _exit(127);
+    }
+    /* Once run 0 is stored, the one worker is busy with run 1. */
+    struct timespec tick = {0, 5 * 1000 * 1000};
+    int worker = 0;
+    for (int i = 0; i < 10000 && !worker; i++) {
+        nanosleep(&tick, NULL);
+        if (access(db, F_OK) == 0 && finished_runs(db) == 1)
+            worker = first_child(pid);
+    }
+    cr_assert_gt(worker, 0, "no worker process found");
+    cr_assert_eq(kill(worker, SIGKILL), 0);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+              "a failed run must show in the exit code (%d)", status);
+    char *st = ts_sql_dump(db, "SELECT sr.label, r.status, r.error FROM "
+                               "sweep_runs sr JOIN runs r USING (run_id) "
+                               "ORDER BY sr.idx");
+    cr_assert(st);
+    cr_assert_str_eq(st, "R=a|done|NULL\n"
+                         "R=long|failed|worker process killed by signal 9 "
+                         "(Killed)\n"
+                         "R=b|done|NULL\n");
+    free(st);
+    free(spec);
+    free(db);
+}
+
 Test(sweep, shards_merged_equal_the_whole_sweep, .timeout = 120)
 {
     const char *dir = ts_tmpdir();

@@ -647,10 +647,17 @@ static int coordinate(sweep_db *d, const sw_spec *s, const prepared *p,
         sw__result res;
         if ((rc = x->wait(x, &k, &res, err)))
             break;
-        if (k < 0 || k >= n || q.busy[k] < 0) {
+        if (k < 0 || k >= n) {
             sw__result_free(&res);
-            rc = sim_err_set(err, SIM_EINTERNAL, "result from an idle worker");
+            rc = sim_err_set(err, SIM_EINTERNAL, "result from no worker");
             break;
+        }
+        if (q.busy[k] < 0) {
+            /* An idle worker that died (killed from outside): it had no
+             * run to lose, and the slot gets a new worker with its next
+             * run. */
+            sw__result_free(&res);
+            continue;
         }
         size_t idx = (size_t)q.busy[k];
         int64_t run_id = q.run_ids[k];
