@@ -463,6 +463,12 @@ static int open_sweep(sweep_db *d, const sw_spec *s, const char *fp,
         if ((rc = exec(d->db, d->path, sql, err)))
             goto fail;
     } else {
+        /* Worth saying: an edited spec or base config is another sweep. */
+        if (resume)
+            fprintf(stderr,
+                    "sweep: %s holds no sweep with these runs (same labels "
+                    "and configs%s): starting a new one\n",
+                    d->path, shard ? ", same shard" : "");
         if ((rc = prep(d,
                        "INSERT INTO sweeps(name, spec_path, spec_json, "
                        "fingerprint, n_runs, shard, created_at) VALUES(?1, "
