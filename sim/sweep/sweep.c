@@ -169,9 +169,38 @@ typedef struct prepared {
     size_t n_data, cap_data;
 } prepared;
 
+/* Whether a stored config's data cannot depend on the seed: read from
+ * files (no generator), split by a file, partitioned contiguously, and no
+ * data option this function does not know (it might draw random numbers). */
+static int data_is_seedless(const cJSON *data)
+{
+    static const char *const known[] = {
+        "path",        "format",      "header", "label_column",
+        "split",       "images",      "labels", "test_images",
+        "test_labels", "standardize", "bias",   "partition",
+        "n_features",  "zero_based",  "scale",  NULL};
+    for (const cJSON *c = data ? data->child : NULL; c; c = c->next) {
+        int ok = 0;
+        for (size_t i = 0; known[i]; i++)
+            ok |= strcmp(c->string, known[i]) == 0;
+        if (!ok)
+            return 0;
+    }
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(data, "format");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(data, "partition");
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(data, "split");
+    return data && cJSON_GetObjectItemCaseSensitive(s, "file") &&
+           (!f ||
+            (cJSON_IsString(f) && (strcmp(f->valuestring, "csv") == 0 ||
+                                   strcmp(f->valuestring, "libsvm") == 0 ||
+                                   strcmp(f->valuestring, "idx") == 0))) &&
+           (!p ||
+            (cJSON_IsString(p) && strcmp(p->valuestring, "contiguous") == 0));
+}
+
 /* The part of a run's full config that its data can depend on: the config
  * minus the sections known to play no part in reading, splitting and
- * partitioning data, and minus the seed when the split comes from a file.
+ * partitioning data, and minus the seed when the data cannot depend on it.
  * Anything new in the config format stays in the key, so at worst it keeps
  * two runs from sharing data, never makes them share the wrong data. */
 static char *data_key(const char *config_json)
@@ -184,9 +213,7 @@ static char *data_key(const char *config_json)
         return NULL;
     for (size_t i = 0; unrelated[i]; i++)
         cJSON_DeleteItemFromObjectCaseSensitive(root, unrelated[i]);
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-    const cJSON *split = cJSON_GetObjectItemCaseSensitive(data, "split");
-    if (cJSON_GetObjectItemCaseSensitive(split, "file"))
+    if (data_is_seedless(cJSON_GetObjectItemCaseSensitive(root, "data")))
         cJSON_DeleteItemFromObjectCaseSensitive(root, "seed");
     char *t = cJSON_PrintUnformatted(root);
     char *k = t ? strdup(t) : NULL;
