@@ -40,11 +40,11 @@ typedef struct merger {
     const char *out, *in;
     sim_err *err;
     char run_cols[1024], run_cmp[1024];
-    char cols[3][1024]; /* metrics, workers, events without run_id */
+    char tables[SW__MAX_RUN_TABLES][64]; /* metrics, workers, events, ... */
+    int n_tables;
+    char cols[SW__MAX_RUN_TABLES][1024]; /* their columns but run_id */
     long copied, same, replaced, incomplete, loose;
 } merger;
-
-static const char *const child_tables[3] = {"metrics", "workers", "events"};
 
 static int sqlf(merger *m, const char *where)
 {
@@ -88,6 +88,37 @@ static int columns(merger *m, const char *table, const char *const *exclude,
     return 0;
 }
 
+/* The src tables that hold a run's rows; each must exist in OUT. */
+static int child_columns(merger *m, const char *const *exclude)
+{
+    m->n_tables = sw__run_tables(m->db, "src", m->tables, SW__MAX_RUN_TABLES);
+    if (m->n_tables < 0)
+        return sqlf(m, m->in);
+    for (int t = 0; t < m->n_tables; t++) {
+        char sql[160];
+        snprintf(sql, sizeof sql,
+                 "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND "
+                 "name = '%s'",
+                 m->tables[t]);
+        sqlite3_stmt *st;
+        int found = 0;
+        if (sqlite3_prepare_v2(m->db, sql, -1, &st, NULL) == SQLITE_OK) {
+            found = sqlite3_step(st) == SQLITE_ROW;
+            sqlite3_finalize(st);
+        }
+        if (!found)
+            return sim_err_set(m->err, SIM_EDB,
+                               "%s: has no table %s, which %s has (made by "
+                               "an older dtsim?)",
+                               m->out, m->tables[t], m->in);
+        int rc =
+            columns(m, m->tables[t], exclude, m->cols[t], sizeof m->cols[t]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int scalar(merger *m, const char *sql, sqlite3_int64 a, sqlite3_int64 b,
                   sqlite3_int64 *out)
 {
@@ -111,8 +142,8 @@ static int same_run(merger *m, sqlite3_int64 a, sqlite3_int64 b, int *same)
     char sql[8192];
     sqlite3_int64 v = 0;
     *same = 1;
-    for (int t = -1; t < 3 && *same; t++) {
-        const char *table = t < 0 ? "runs" : child_tables[t];
+    for (int t = -1; t < m->n_tables && *same; t++) {
+        const char *table = t < 0 ? "runs" : m->tables[t];
         const char *cols = t < 0 ? m->run_cmp : m->cols[t];
         snprintf(sql, sizeof sql,
                  "SELECT (SELECT count(*) FROM src.%s WHERE run_id = ?1) = "
@@ -133,16 +164,21 @@ static int same_run(merger *m, sqlite3_int64 a, sqlite3_int64 b, int *same)
 
 static int delete_run(merger *m, sqlite3_int64 id)
 {
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "DELETE FROM main.metrics WHERE run_id = %lld;"
-             "DELETE FROM main.workers WHERE run_id = %lld;"
-             "DELETE FROM main.events WHERE run_id = %lld;"
-             "DELETE FROM main.sweep_runs WHERE run_id = %lld;"
-             "DELETE FROM main.runs WHERE run_id = %lld;",
-             (long long)id, (long long)id, (long long)id, (long long)id,
-             (long long)id);
-    return exec(m, sql);
+    char sql[256];
+    int rc = 0;
+    for (int t = 0; !rc && t < m->n_tables; t++) {
+        snprintf(sql, sizeof sql, "DELETE FROM main.\"%s\" WHERE run_id = %lld",
+                 m->tables[t], (long long)id);
+        rc = exec(m, sql);
+    }
+    if (!rc) {
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM main.sweep_runs WHERE run_id = %lld;"
+                 "DELETE FROM main.runs WHERE run_id = %lld;",
+                 (long long)id, (long long)id);
+        rc = exec(m, sql);
+    }
+    return rc;
 }
 
 static int copy_run(merger *m, sqlite3_int64 src_id, sqlite3_int64 sweep,
@@ -157,12 +193,12 @@ static int copy_run(merger *m, sqlite3_int64 src_id, sqlite3_int64 sweep,
     if (rc)
         return rc;
     sqlite3_int64 id = sqlite3_last_insert_rowid(m->db);
-    for (int t = 0; t < 3; t++) {
+    for (int t = 0; t < m->n_tables; t++) {
         snprintf(sql, sizeof sql,
-                 "INSERT INTO main.%s(run_id, %s) SELECT %lld, %s FROM src.%s "
-                 "WHERE run_id = %lld ORDER BY rowid",
-                 child_tables[t], m->cols[t], (long long)id, m->cols[t],
-                 child_tables[t], (long long)src_id);
+                 "INSERT INTO main.\"%s\"(run_id, %s) SELECT %lld, %s FROM "
+                 "src.\"%s\" WHERE run_id = %lld ORDER BY rowid",
+                 m->tables[t], m->cols[t], (long long)id, m->cols[t],
+                 m->tables[t], (long long)src_id);
         if ((rc = exec(m, sql)))
             return rc;
     }
@@ -342,9 +378,7 @@ static int merge_one(merger *m)
     sqlite3_int64 has_sweeps = 0;
     if (!(rc = columns(m, "runs", run_id, m->run_cols, sizeof m->run_cols)) &&
         !(rc = columns(m, "runs", nondet, m->run_cmp, sizeof m->run_cmp)) &&
-        !(rc = columns(m, "metrics", run_id, m->cols[0], sizeof m->cols[0])) &&
-        !(rc = columns(m, "workers", run_id, m->cols[1], sizeof m->cols[1])) &&
-        !(rc = columns(m, "events", run_id, m->cols[2], sizeof m->cols[2])) &&
+        !(rc = child_columns(m, run_id)) &&
         (rc = scalar(m,
                      "SELECT count(*) FROM src.sqlite_master WHERE name = "
                      "'sweep_runs'",

@@ -472,21 +472,31 @@ static int open_sweep(sweep_db *d, const sw_spec *s, const char *fp,
         }
         sqlite3_finalize(st);
         st = NULL;
-        char sql[1024];
-        snprintf(sql, sizeof sql,
-                 "CREATE TEMP TABLE IF NOT EXISTS sweep_stale(run_id INTEGER "
-                 "PRIMARY KEY);"
-                 "DELETE FROM sweep_stale;"
-                 "INSERT INTO sweep_stale SELECT sr.run_id FROM sweep_runs sr "
-                 "JOIN runs r USING (run_id) WHERE sr.sweep_id = %lld AND "
-                 "r.status NOT IN ('done', 'diverged');"
-                 "DELETE FROM metrics WHERE run_id IN sweep_stale;"
-                 "DELETE FROM workers WHERE run_id IN sweep_stale;"
-                 "DELETE FROM events WHERE run_id IN sweep_stale;"
+        char tables[SW__MAX_RUN_TABLES][64];
+        int nt = sw__run_tables(d->db, "main", tables, SW__MAX_RUN_TABLES);
+        if (nt < 0) {
+            rc = sql_fail(d->db, d->path, err);
+            goto fail;
+        }
+        char sql[4096];
+        int len = snprintf(
+            sql, sizeof sql,
+            "CREATE TEMP TABLE IF NOT EXISTS sweep_stale(run_id INTEGER "
+            "PRIMARY KEY);"
+            "DELETE FROM sweep_stale;"
+            "INSERT INTO sweep_stale SELECT sr.run_id FROM sweep_runs sr "
+            "JOIN runs r USING (run_id) WHERE sr.sweep_id = %lld AND "
+            "r.status NOT IN ('done', 'diverged');",
+            (long long)d->sweep_id);
+        for (int t = 0; t < nt; t++)
+            len += snprintf(sql + len, sizeof sql - (size_t)len,
+                            "DELETE FROM main.\"%s\" WHERE run_id IN "
+                            "sweep_stale;",
+                            tables[t]);
+        snprintf(sql + len, sizeof sql - (size_t)len,
                  "DELETE FROM sweep_runs WHERE run_id IN sweep_stale;"
                  "DELETE FROM runs WHERE run_id IN sweep_stale;"
-                 "DELETE FROM sweep_stale;",
-                 (long long)d->sweep_id);
+                 "DELETE FROM sweep_stale;");
         if ((rc = exec(d->db, d->path, sql, err)))
             goto fail;
     } else {

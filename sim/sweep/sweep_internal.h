@@ -70,6 +70,13 @@ int sw__writer_put(sw__writer *w, int64_t run_id, sw__result *r,
                    db_status *status, sim_err *err);
 void sw__writer_destroy(sw__writer *w); /* NULL-safe */
 
+/* The tables of schema ("main", "src") whose rows belong to a run (a
+ * run_id column), other than runs and sweep_runs: metrics, workers, events
+ * and whatever the store adds. Returns how many (at most cap) or -1. */
+#define SW__MAX_RUN_TABLES 16
+int sw__run_tables(struct sqlite3 *db, const char *schema, char (*names)[64],
+                   int cap);
+
 /* Creates the sweep tables when missing. SIM_EDB on failure. */
 int sw__db_tables(struct sqlite3 *db, const char *path, sim_err *err);
 

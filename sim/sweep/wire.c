@@ -421,6 +421,32 @@ static const char tables_sql[] =
     " value,"
     " PRIMARY KEY (sweep_id, idx, axis));";
 
+int sw__run_tables(struct sqlite3 *db, const char *schema, char (*names)[64],
+                   int cap)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT m.name FROM \"%s\".sqlite_master m WHERE m.type = "
+             "'table' AND m.name NOT IN ('runs', 'sweep_runs') AND EXISTS "
+             "(SELECT 1 FROM pragma_table_info(m.name, '%s') WHERE name = "
+             "'run_id') ORDER BY m.name",
+             schema, schema);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (n == cap || strlen(t) >= 64) {
+            rc = SQLITE_ERROR;
+            break;
+        }
+        strcpy(names[n++], t);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
 int sw__db_tables(struct sqlite3 *db, const char *path, sim_err *err)
 {
     if (sqlite3_exec(db, tables_sql, NULL, NULL, NULL) != SQLITE_OK)
