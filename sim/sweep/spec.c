@@ -14,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* More runs than this is a typo in a spec, not a sweep. */
-#define MAX_RUNS 10000000.0
+/* More runs than this is a typo in a spec, not a sweep (and would take
+ * gigabytes to expand: a run's overrides and label take ~200 bytes). */
+#define MAX_RUNS 1000000.0
 
 typedef struct axis {
     char *name, *path, *where; /* where: "$.grid[1]" */
@@ -360,8 +361,10 @@ static int parse_seeds(loader *l, const cJSON *s, uint64_t **out, size_t *n)
     if (cJSON_IsNumber(s)) {
         count = s->valuedouble;
         if (count != floor(count) || count < 1 || count > MAX_RUNS)
-            return fail(l, "$.seeds: expected a count >= 1 (seeds 1..N), a "
-                           "list of seeds or {\"first\", \"count\"}");
+            return fail(l,
+                        "$.seeds: expected a count in 1..%.0f (seeds "
+                        "1..N), a list of seeds or {\"first\", \"count\"}",
+                        MAX_RUNS);
     } else if (cJSON_IsObject(s)) {
         static const char *const known[] = {"first", "count", NULL};
         int rc = check_keys(l, s, "$.seeds", known);
@@ -371,7 +374,8 @@ static int parse_seeds(loader *l, const cJSON *s, uint64_t **out, size_t *n)
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(s, "count");
         if (!cJSON_IsNumber(c) || c->valuedouble != floor(c->valuedouble) ||
             c->valuedouble < 1 || c->valuedouble > MAX_RUNS)
-            return fail(l, "$.seeds.count: expected an integer >= 1");
+            return fail(l, "$.seeds.count: expected an integer in 1..%.0f",
+                        MAX_RUNS);
         if (f &&
             (!cJSON_IsNumber(f) || f->valuedouble != floor(f->valuedouble) ||
              f->valuedouble < 0 || f->valuedouble + c->valuedouble > max_seed))
