@@ -74,7 +74,23 @@ typedef struct alg_ops {
      * worker has stayed down for drop_timeout: the algorithm should stop
      * waiting for it. It may come back later (on_recover). */
     void (*on_worker_lost)(alg *a, alg_ctx *ctx, int worker);
+
+    /* Required when the algorithm calls alg_ctx_allreduce: worker now
+     * holds the result of the all-reduce started with tag. Called once per
+     * worker, in the order the network delivers, each at its own time. */
+    void (*on_reduced)(alg *a, alg_ctx *ctx, int worker, int64_t tag);
 } alg_ops;
+
+/* The "collective" parameter of the synchronous algorithms that can run
+ * over an all-reduce: "ps" (default: the server's messages), "ring",
+ * "tree" or "hier" (cfg_collective values). */
+#define ALG_PARAM_COLLECTIVE                                                   \
+    {                                                                          \
+        .name = "collective", .type = CFG_PARAM_CHOICE,                        \
+        .def = CFG_COLLECTIVE_PS, .choices = cfg_collective_names,             \
+        .help = "ps (parameter server), or an all-reduce among the workers: "  \
+                "ring, tree, hier (racks, then across)"                        \
+    }
 
 /* ---- the registry ---- */
 
@@ -132,6 +148,18 @@ int alg_ctx_worker_down(const alg_ctx *ctx, int worker);
  * the values as transmitted (rounded to float32 when so configured). */
 void alg_ctx_send(alg_ctx *ctx, int src, int dst, alg_msg_kind kind,
                   int64_t tag, const double *data, size_t n);
+
+/* The config's collective (CFG_COLLECTIVE_PS when the algorithm has none).
+ * With an all-reduce there is no server node: alg_ctx_server is not a node
+ * and nothing may be sent to it. */
+cfg_collective alg_ctx_collective(const alg_ctx *ctx);
+
+/* Starts an all-reduce of one model (n_params values: the bytes of a
+ * message) among all the workers, over the config's collective, now. The
+ * network carries bytes only: the algorithm does the averaging itself,
+ * and learns when each worker holds the result through on_reduced(worker,
+ * tag). Workers must all be up (all-reduces do not model crashes). */
+void alg_ctx_allreduce(alg_ctx *ctx, int64_t tag);
 
 /* Offers the global model after `step` rounds/updates. The simulator records
  * a metrics row when step is an evaluation point (every N steps, and/or the

@@ -21,6 +21,9 @@ struct block {
     long *steps_left; /* [K] local steps left in the block */
     size_t *batch_n;  /* [K] size of the worker's current batch */
     gather g;
+    int allreduce; /* the collective is not the parameter server */
+    int ready;     /* all-reduce: local models of the round done */
+    int reduced;   /* all-reduce: workers holding the round's mean */
 };
 
 void block_destroy(block *b)
@@ -62,6 +65,7 @@ int block_create(block **out, alg_ctx *ctx, const block_opts *o,
         block_destroy(b);
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
     }
+    b->allreduce = alg_ctx_collective(ctx) != CFG_COLLECTIVE_PS;
     *out = b;
     return 0;
 }
@@ -79,11 +83,28 @@ static void send_global(block *b, alg_ctx *ctx)
                          b->w, b->n);
 }
 
+static void local_step(block *b, alg_ctx *ctx, int k, int64_t tag);
+
+/* Worker k starts a block from model w (as received, or its replica). */
+static void begin_block(block *b, alg_ctx *ctx, int k, const double *w,
+                        int64_t tag)
+{
+    memcpy(b->wk + (size_t)k * b->n, w, b->n * sizeof *w);
+    b->steps_left[k] =
+        b->o.once ? b->rounds * b->o.local_steps : b->o.local_steps;
+    local_step(b, ctx, k, tag);
+}
+
 void block_start(block *b, alg_ctx *ctx)
 {
     alg_ctx_evaluate(ctx, 0, b->w, 0);
     b->round = b->o.once ? b->rounds : 1;
-    send_global(b, ctx);
+    if (!b->allreduce) {
+        send_global(b, ctx);
+        return;
+    }
+    for (int k = 0; k < b->K; k++)
+        begin_block(b, ctx, k, b->w, b->round);
 }
 
 /* One local SGD step of worker k: the math now, its time on the clock. */
@@ -102,11 +123,19 @@ static void local_step(block *b, alg_ctx *ctx, int k, int64_t tag)
 
 void block_on_compute_done(block *b, alg_ctx *ctx, int k, int64_t tag)
 {
-    if (b->steps_left[k] > 0)
+    if (b->steps_left[k] > 0) {
         local_step(b, ctx, k, tag);
-    else
+    } else if (b->allreduce) {
+        alg_ctx_count_update(ctx, k, 0);
+        gather_add(&b->g, k, b->wk + (size_t)k * b->n);
+        if (++b->ready == b->K) {
+            b->ready = 0;
+            alg_ctx_allreduce(ctx, tag);
+        }
+    } else {
         alg_ctx_send(ctx, k, alg_ctx_server(ctx), ALG_MSG_PARAMS, tag,
                      b->wk + (size_t)k * b->n, b->n);
+    }
 }
 
 static void close_round(block *b, alg_ctx *ctx);
@@ -114,10 +143,7 @@ static void close_round(block *b, alg_ctx *ctx);
 void block_on_message(block *b, alg_ctx *ctx, const alg_msg *m)
 {
     if (m->dst != alg_ctx_server(ctx)) {
-        memcpy(b->wk + (size_t)m->dst * b->n, m->data, b->n * sizeof *m->data);
-        b->steps_left[m->dst] =
-            b->o.once ? b->rounds * b->o.local_steps : b->o.local_steps;
-        local_step(b, ctx, m->dst, m->tag);
+        begin_block(b, ctx, m->dst, m->data, m->tag);
         return;
     }
     alg_ctx_count_update(ctx, m->src, 0);
@@ -151,4 +177,23 @@ static void close_round(block *b, alg_ctx *ctx)
         b->round++;
         send_global(b, ctx);
     }
+}
+
+void block_on_reduced(block *b, alg_ctx *ctx, int k, int64_t tag)
+{
+    if (b->reduced++ == 0) {
+        gather_mean(&b->g, b->mean);
+        b->filter(b->self, b->w, b->mean, b->n);
+    }
+    int last = tag == b->rounds;
+    if (!last)
+        begin_block(b, ctx, k, b->w, tag + 1);
+    if (b->reduced < b->K)
+        return;
+    /* The round ends when the last worker has the mean. */
+    b->reduced = 0;
+    b->round = tag + 1;
+    alg_ctx_evaluate(ctx, tag, b->w, last);
+    if (last)
+        alg_ctx_finish(ctx);
 }

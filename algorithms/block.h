@@ -9,6 +9,11 @@
  * begins. With `once`, there is a single block of rounds * local_steps
  * steps: the workers train independently and the models are averaged only
  * at the end.
+ * Over an all-reduce ($.algorithm.collective not "ps") there is no server:
+ * each worker starts its block from its replica of w, and once all K local
+ * models are ready they are all-reduced; each worker, when it holds the
+ * mean, applies the filter (the same on every replica, so one copy of w
+ * stands for them all) and starts its next block at once.
  * Ownership: block_create allocates the state and block_destroy frees it;
  * `self` is the calling algorithm's, borrowed. */
 #ifndef DTSIM_BLOCK_H
@@ -42,5 +47,7 @@ void block_on_message(block *b, alg_ctx *ctx, const alg_msg *m);
  * not reported yet; a dropped one is no longer waited for. */
 void block_on_recover(block *b, alg_ctx *ctx, int worker);
 void block_on_worker_lost(block *b, alg_ctx *ctx, int worker);
+/* All-reduce: worker holds the mean of round tag. */
+void block_on_reduced(block *b, alg_ctx *ctx, int worker, int64_t tag);
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "alg.h"
+#include "allreduce.h"
 #include "block.h"
 
 static const char *const delta_init_choices[] = {"zero", "uniform", NULL};
@@ -45,6 +46,7 @@ static const cfg_param_spec bmuf_params[] = {
      .type = CFG_PARAM_BOOL,
      .def = 0,
      .help = "the post's quirk: one mini-batch for all M steps of a block"},
+    ALG_PARAM_COLLECTIVE,
 };
 
 struct alg {
@@ -123,12 +125,18 @@ static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
     block_on_message(a->b, ctx, m);
 }
 
+static void on_reduced(alg *a, alg_ctx *ctx, int k, int64_t tag)
+{
+    block_on_reduced(a->b, ctx, k, tag);
+}
+
 const alg_ops alg_bmuf_ops = {
     .name = "bmuf",
     .summary = "block-wise model-update filtering: model averaging with "
                "block momentum",
     .params = bmuf_params,
     .n_params = sizeof bmuf_params / sizeof bmuf_params[0],
+    .check = alg_check_allreduce,
     .create = create,
     .start = start,
     .on_compute_done = on_compute_done,
@@ -136,4 +144,5 @@ const alg_ops alg_bmuf_ops = {
     .destroy = destroy,
     .on_recover = on_recover,
     .on_worker_lost = on_worker_lost,
+    .on_reduced = on_reduced,
 };

@@ -9,11 +9,20 @@
  *   w = (1 - beta) * w + beta * mean_k(w_k),           beta = K * alpha.
  * Workers explore on their own data while the elastic term keeps them close.
  * Worker models start equal to w as in the paper; `worker_init: "random"`
- * draws each one independently, as the post does. */
+ * draws each one independently, as the post does.
+ * Over an all-reduce ($.algorithm.collective not "ps") there is no server:
+ * every worker keeps a replica of the centre, the workers all-reduce their
+ * models w_k each round, and each one, when it holds their mean, applies
+ * the centre update above to its replica and takes its next step. This is
+ * the symmetric form of synchronous EASGD in the paper (the centre update
+ * is the same function of the same mean on every worker, so the replicas
+ * never differ and one copy of w stands for them all); the math is that of
+ * the server form, only the time and bytes change. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "alg.h"
+#include "allreduce.h"
 #include "gather.h"
 
 static const char *const worker_init_choices[] = {"global", "random", NULL};
@@ -30,6 +39,7 @@ static const cfg_param_spec easgd_params[] = {
      .def = 0,
      .choices = worker_init_choices,
      .help = "initial worker models: \"global\" (paper) or \"random\" (post)"},
+    ALG_PARAM_COLLECTIVE,
 };
 
 struct alg {
@@ -43,6 +53,9 @@ struct alg {
     double *grad; /* n, scratch */
     double *mean; /* n, scratch */
     gather g;
+    int allreduce; /* the collective is not the parameter server */
+    int ready;     /* all-reduce: worker models of the round done */
+    int reduced;   /* all-reduce: workers holding the round's mean */
 };
 
 static void destroy(alg *a)
@@ -69,7 +82,7 @@ static int check(const cfg_experiment *cfg, sim_err *err)
                            "<= 1, got %d * %g * %g = %g",
                            cfg->source_path, cfg->cluster.workers,
                            cfg->algorithm.lr, rho, beta);
-    return 0;
+    return alg_check_allreduce(cfg, err);
 }
 
 static int create(alg **out, alg_ctx *ctx, sim_err *err)
@@ -99,6 +112,7 @@ static int create(alg **out, alg_ctx *ctx, sim_err *err)
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
     }
     alg_ctx_init_model(ctx, a->w, ALG_STREAM_INIT, 0);
+    a->allreduce = alg_ctx_collective(ctx) != CFG_COLLECTIVE_PS;
     int random_workers = alg_ctx_param(ctx, "worker_init") == 1;
     for (int k = 0; k < a->K; k++) {
         double *wk = a->wk + (size_t)k * a->n;
@@ -120,14 +134,41 @@ static void begin_round(alg *a, alg_ctx *ctx)
                          a->w, a->n);
 }
 
+/* Worker k's elastic step against centre w; its time on the clock. */
+static void worker_step(alg *a, alg_ctx *ctx, int k, const double *w,
+                        int64_t tag)
+{
+    double *wk = a->wk + (size_t)k * a->n;
+    size_t b = alg_ctx_sample_batch(ctx, k);
+    alg_ctx_gradient(ctx, k, wk, a->grad);
+    for (size_t i = 0; i < a->n; i++)
+        wk[i] -= a->lr * a->grad[i] + a->alpha * (wk[i] - w[i]);
+    alg_ctx_compute(ctx, k, b, tag);
+}
+
 static void start(alg *a, alg_ctx *ctx)
 {
     alg_ctx_evaluate(ctx, 0, a->w, 0);
-    begin_round(a, ctx);
+    if (!a->allreduce) {
+        begin_round(a, ctx);
+        return;
+    }
+    a->round = 1;
+    for (int k = 0; k < a->K; k++)
+        worker_step(a, ctx, k, a->w, a->round);
 }
 
 static void on_compute_done(alg *a, alg_ctx *ctx, int k, int64_t tag)
 {
+    if (a->allreduce) {
+        alg_ctx_count_update(ctx, k, 0);
+        gather_add(&a->g, k, a->wk + (size_t)k * a->n);
+        if (++a->ready == a->K) {
+            a->ready = 0;
+            alg_ctx_allreduce(ctx, tag);
+        }
+        return;
+    }
     alg_ctx_send(ctx, k, alg_ctx_server(ctx), ALG_MSG_PARAMS, tag,
                  a->wk + (size_t)k * a->n, a->n);
 }
@@ -137,13 +178,7 @@ static void close_round(alg *a, alg_ctx *ctx);
 static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
 {
     if (m->dst != alg_ctx_server(ctx)) {
-        int k = m->dst;
-        double *wk = a->wk + (size_t)k * a->n;
-        size_t b = alg_ctx_sample_batch(ctx, k);
-        alg_ctx_gradient(ctx, k, wk, a->grad);
-        for (size_t i = 0; i < a->n; i++)
-            wk[i] -= a->lr * a->grad[i] + a->alpha * (wk[i] - m->data[i]);
-        alg_ctx_compute(ctx, k, b, m->tag);
+        worker_step(a, ctx, m->dst, m->data, m->tag);
         return;
     }
     alg_ctx_count_update(ctx, m->src, 0);
@@ -181,6 +216,26 @@ static void close_round(alg *a, alg_ctx *ctx)
         begin_round(a, ctx);
 }
 
+static void on_reduced(alg *a, alg_ctx *ctx, int k, int64_t tag)
+{
+    if (a->reduced++ == 0) {
+        gather_mean(&a->g, a->mean);
+        for (size_t i = 0; i < a->n; i++)
+            a->w[i] = (1.0 - a->beta) * a->w[i] + a->beta * a->mean[i];
+    }
+    int last = tag == a->rounds;
+    if (!last)
+        worker_step(a, ctx, k, a->w, tag + 1);
+    if (a->reduced < a->K)
+        return;
+    /* The round ends when the last worker has the mean. */
+    a->reduced = 0;
+    a->round = tag + 1;
+    alg_ctx_evaluate(ctx, tag, a->w, last);
+    if (last)
+        alg_ctx_finish(ctx);
+}
+
 const alg_ops alg_easgd_ops = {
     .name = "easgd",
     .summary = "synchronous elastic averaging SGD: workers are pulled towards "
@@ -195,4 +250,5 @@ const alg_ops alg_easgd_ops = {
     .destroy = destroy,
     .on_recover = on_recover,
     .on_worker_lost = on_worker_lost,
+    .on_reduced = on_reduced,
 };

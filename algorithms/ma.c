@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "alg.h"
+#include "allreduce.h"
 #include "block.h"
 
 static const char *const average_choices[] = {"periodic", "once", NULL};
@@ -31,6 +32,7 @@ static const cfg_param_spec ma_params[] = {
      .type = CFG_PARAM_BOOL,
      .def = 0,
      .help = "the post's quirk: one mini-batch for all M steps of a round"},
+    ALG_PARAM_COLLECTIVE,
 };
 
 struct alg {
@@ -96,12 +98,18 @@ static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
     block_on_message(a->b, ctx, m);
 }
 
+static void on_reduced(alg *a, alg_ctx *ctx, int k, int64_t tag)
+{
+    block_on_reduced(a->b, ctx, k, tag);
+}
+
 const alg_ops alg_ma_ops = {
     .name = "ma",
     .summary = "model averaging: M local steps per worker, then the server "
                "averages the models",
     .params = ma_params,
     .n_params = sizeof ma_params / sizeof ma_params[0],
+    .check = alg_check_allreduce,
     .create = create,
     .start = start,
     .on_compute_done = on_compute_done,
@@ -109,4 +117,5 @@ const alg_ops alg_ma_ops = {
     .destroy = destroy,
     .on_recover = on_recover,
     .on_worker_lost = on_worker_lost,
+    .on_reduced = on_reduced,
 };

@@ -8,11 +8,19 @@
  * Failures: a crashed worker holds the barrier until it recovers (it then
  * pulls the round's model afresh), unless on_crash is "drop": then after
  * the timeout the server averages the others' gradients, and stops sending
- * to the worker until it is back. */
+ * to the worker until it is back.
+ * Over an all-reduce ($.algorithm.collective "ring", "tree" or "hier")
+ * there is no server: every worker holds a replica of w, computes its
+ * gradient at it, and once all K gradients are ready the workers
+ * all-reduce them; each worker applies the mean (summed in worker order,
+ * exactly as the server would) when the all-reduce hands it the result,
+ * and starts its next round at once. The replicas are identical, so one
+ * copy of w stands for them all. Crashes are not modelled there. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "alg.h"
+#include "allreduce.h"
 #include "gather.h"
 
 struct alg {
@@ -25,6 +33,9 @@ struct alg {
     double *grads; /* K x n: each worker's gradient of the round */
     double *mean;
     gather g;
+    int allreduce; /* the collective is not the parameter server */
+    int ready;     /* all-reduce: gradients of the round computed */
+    int reduced;   /* all-reduce: workers holding the round's mean */
 };
 
 static void destroy(alg *a)
@@ -56,6 +67,7 @@ static int create(alg **out, alg_ctx *ctx, sim_err *err)
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
     }
     alg_ctx_init_model(ctx, a->w, ALG_STREAM_INIT, 0);
+    a->allreduce = alg_ctx_collective(ctx) != CFG_COLLECTIVE_PS;
     *out = a;
     return 0;
 }
@@ -69,14 +81,37 @@ static void begin_round(alg *a, alg_ctx *ctx)
                          a->w, a->n);
 }
 
+/* All-reduce: worker k computes its gradient of round `round` at w. */
+static void worker_round(alg *a, alg_ctx *ctx, int k, int64_t round)
+{
+    size_t b = alg_ctx_sample_batch(ctx, k);
+    alg_ctx_gradient(ctx, k, a->w, a->grads + (size_t)k * a->n);
+    alg_ctx_compute(ctx, k, b, round);
+}
+
 static void start(alg *a, alg_ctx *ctx)
 {
     alg_ctx_evaluate(ctx, 0, a->w, 0);
-    begin_round(a, ctx);
+    if (!a->allreduce) {
+        begin_round(a, ctx);
+        return;
+    }
+    a->round = 1;
+    for (int k = 0; k < a->K; k++)
+        worker_round(a, ctx, k, a->round);
 }
 
 static void on_compute_done(alg *a, alg_ctx *ctx, int k, int64_t tag)
 {
+    if (a->allreduce) {
+        alg_ctx_count_update(ctx, k, 0);
+        gather_add(&a->g, k, a->grads + (size_t)k * a->n);
+        if (++a->ready == a->K) {
+            a->ready = 0;
+            alg_ctx_allreduce(ctx, tag);
+        }
+        return;
+    }
     alg_ctx_send(ctx, k, alg_ctx_server(ctx), ALG_MSG_GRAD, tag,
                  a->grads + (size_t)k * a->n, a->n);
 }
@@ -126,12 +161,40 @@ static void close_round(alg *a, alg_ctx *ctx)
         begin_round(a, ctx);
 }
 
+static void on_reduced(alg *a, alg_ctx *ctx, int k, int64_t tag)
+{
+    if (a->reduced++ == 0) {
+        gather_mean(&a->g, a->mean);
+        for (size_t i = 0; i < a->n; i++)
+            a->w[i] -= a->lr * a->mean[i];
+    }
+    int last = tag == a->rounds;
+    if (!last)
+        worker_round(a, ctx, k, tag + 1);
+    if (a->reduced < a->K)
+        return;
+    /* The round ends when the last worker has the mean. */
+    a->reduced = 0;
+    a->round = tag + 1;
+    alg_ctx_evaluate(ctx, tag, a->w, last);
+    if (last)
+        alg_ctx_finish(ctx);
+}
+
+static int check(const cfg_experiment *cfg, sim_err *err)
+{
+    return alg_check_allreduce(cfg, err);
+}
+
+static const cfg_param_spec params[] = {ALG_PARAM_COLLECTIVE};
+
 const alg_ops alg_ssgd_ops = {
     .name = "ssgd",
     .summary = "synchronous SGD: the server averages one gradient per worker "
                "each round",
-    .params = NULL,
-    .n_params = 0,
+    .params = params,
+    .n_params = sizeof params / sizeof params[0],
+    .check = check,
     .create = create,
     .start = start,
     .on_compute_done = on_compute_done,
@@ -139,4 +202,5 @@ const alg_ops alg_ssgd_ops = {
     .destroy = destroy,
     .on_recover = on_recover,
     .on_worker_lost = on_worker_lost,
+    .on_reduced = on_reduced,
 };

@@ -1052,20 +1052,262 @@ static int worker_link_entry(ctx *cx, const cJSON *o, size_t i, size_t *seen,
     return link_fields(cx, o, &e->network.workers[w]);
 }
 
+const char *const cfg_collective_names[] = {"ps", "ring", "tree", "hier", NULL};
+
+cfg_collective cfg_algorithm_collective(const cfg_experiment *e)
+{
+    const cfg_algorithm_spec *spec = e->algorithm.spec;
+    for (size_t i = 0; spec && i < spec->n_params; i++)
+        if (strcmp(spec->params[i].name, "collective") == 0)
+            return (cfg_collective)(int)e->algorithm.params[i];
+    return CFG_COLLECTIVE_PS;
+}
+
+int cfg_network_hosts(const cfg_experiment *e)
+{
+    return e->cluster.workers +
+           (cfg_algorithm_collective(e) == CFG_COLLECTIVE_PS ? 1 : 0);
+}
+
+int cfg_network_links(const cfg_experiment *e)
+{
+    int n = cfg_network_hosts(e);
+    switch (e->network.topology) {
+    case CFG_TOPOLOGY_STAR:
+        return 2 * n;
+    case CFG_TOPOLOGY_RING:
+        return n == 2 ? 2 : 2 * n;
+    case CFG_TOPOLOGY_TREE:
+        return 2 * (n - 1);
+    case CFG_TOPOLOGY_FULL:
+        return n * (n - 1);
+    case CFG_TOPOLOGY_HIER:
+        return 2 * (e->network.racks * e->network.hosts_per_rack +
+                    e->network.racks);
+    case CFG_TOPOLOGY_GRAPH:
+        return 2 * (int)e->network.n_cables;
+    }
+    return 0;
+}
+
+static const char *const topology_names[] = {"star", "ring",  "tree", "full",
+                                             "hier", "graph", NULL};
+
+/* Which keys each topology takes besides the shared ones; any other is an
+ * error, so a misplaced key is never silently ignored. */
+static const char *const topology_keys[][4] = {
+    [CFG_TOPOLOGY_STAR] = {"server", "workers", NULL},
+    [CFG_TOPOLOGY_RING] = {NULL},
+    [CFG_TOPOLOGY_TREE] = {"arity", NULL},
+    [CFG_TOPOLOGY_FULL] = {NULL},
+    [CFG_TOPOLOGY_HIER] = {"racks", "hosts_per_rack", "wan", NULL},
+    [CFG_TOPOLOGY_GRAPH] = {"nodes", "cables", NULL},
+};
+
+static int topology_takes(int topo, const char *key)
+{
+    for (size_t i = 0; topology_keys[topo][i]; i++)
+        if (strcmp(topology_keys[topo][i], key) == 0)
+            return 1;
+    return 0;
+}
+
+static int parse_wan(ctx *cx, const cJSON *o, cfg_experiment *e)
+{
+    static const char *const known[] = {"latency", "bandwidth", NULL};
+    TRY(check_keys(cx, o, known));
+    return link_fields(cx, o, &e->network.wan);
+}
+
+static int cable_entry(ctx *cx, const cJSON *o, size_t i, size_t *seen,
+                       cfg_experiment *e)
+{
+    static const char *const known[] = {
+        "a", "b", "latency", "bandwidth", "reverse_bandwidth", NULL};
+    (void)seen;
+    cfg_cable *c = &e->network.cables[i];
+    cfg_link l = e->network.link;
+    if (!cJSON_IsObject(o))
+        return expected(cx, "an object", o);
+    TRY(check_keys(cx, o, known));
+    if (!get(o, "a"))
+        return missing(cx, "a");
+    if (!get(o, "b"))
+        return missing(cx, "b");
+    range nodes = closed(0, e->network.graph_nodes - 1);
+    TRY(field_int(cx, o, "a", nodes, &c->a));
+    TRY(field_int(cx, o, "b", nodes, &c->b));
+    if (c->a == c->b) {
+        path_push_key(cx, "b");
+        return fail(cx, "a cable from node %d to itself", c->a);
+    }
+    TRY(link_fields(cx, o, &l));
+    c->latency_s = l.latency_s;
+    c->bandwidth_Bps = l.bandwidth_Bps;
+    c->bandwidth_rev_Bps = 0;
+    TRY(field_unit(cx, o, "reverse_bandwidth", UNIT_BANDWIDTH, 0,
+                   &c->bandwidth_rev_Bps));
+    e->network.n_cables = i + 1;
+    return 0;
+}
+
+static int link_event_entry(ctx *cx, const cJSON *o, size_t i, size_t *seen,
+                            cfg_experiment *e)
+{
+    static const char *const known[] = {"at",      "link", "bandwidth",
+                                        "latency", "up",   NULL};
+    (void)seen;
+    cfg_link_event *ev = &e->network.events[i];
+    e->network.n_events = i + 1;
+    if (!cJSON_IsObject(o))
+        return expected(cx, "an object", o);
+    TRY(check_keys(cx, o, known));
+    if (!get(o, "at"))
+        return missing(cx, "at");
+    if (!get(o, "link"))
+        return missing(cx, "link");
+    TRY(field_unit(cx, o, "at", UNIT_DURATION, 1, &ev->at_s));
+    TRY(field_int(cx, o, "link", closed(0, cfg_network_links(e) - 1),
+                  &ev->link));
+    int n = !!get(o, "bandwidth") + !!get(o, "latency") + !!get(o, "up");
+    if (n != 1)
+        return fail(cx,
+                    "expected exactly one of \"bandwidth\", \"latency\" or "
+                    "\"up\", got %d",
+                    n);
+    if (get(o, "bandwidth")) {
+        ev->what = CFG_LINK_BANDWIDTH;
+        return field_unit(cx, o, "bandwidth", UNIT_BANDWIDTH, 0, &ev->value);
+    }
+    if (get(o, "latency")) {
+        ev->what = CFG_LINK_LATENCY;
+        return field_unit(cx, o, "latency", UNIT_DURATION, 1, &ev->value);
+    }
+    int up = 0;
+    ev->what = CFG_LINK_UP;
+    TRY(field_bool(cx, o, "up", &up));
+    ev->value = up;
+    return 0;
+}
+
+/* Allocates room for the entries of list o[key] (none when absent). */
+static int alloc_list(ctx *cx, const cJSON *o, const char *key, size_t size,
+                      void **out)
+{
+    const cJSON *v = get(o, key);
+    if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0 &&
+        !(*out = calloc((size_t)cJSON_GetArraySize(v), size)))
+        return fail_nomem(cx);
+    return 0;
+}
+
+/* The parts of $.network beyond the star: the topology's own keys, and a
+ * network with enough hosts for the workers (and the server). */
+static int parse_topology(ctx *cx, const cJSON *o, cfg_experiment *e)
+{
+    int topo = (int)e->network.topology;
+    for (const cJSON *c = o ? o->child : NULL; c; c = c->next) {
+        int foreign = 0;
+        for (int t = 0;
+             t < (int)(sizeof topology_keys / sizeof topology_keys[0]) &&
+             !foreign;
+             t++)
+            foreign = t != topo && topology_takes(t, c->string) &&
+                      !topology_takes(topo, c->string);
+        if (foreign) {
+            path_push_key(cx, c->string);
+            return fail(cx, "not used with topology \"%s\"",
+                        topology_names[topo]);
+        }
+    }
+    if (cfg_algorithm_collective(e) == CFG_COLLECTIVE_HIER &&
+        e->network.topology != CFG_TOPOLOGY_HIER) {
+        /* The racks that group the members come from the topology. */
+        path_reset(cx);
+        path_push_key(cx, "algorithm");
+        path_push_key(cx, "collective");
+        return fail(cx,
+                    "\"hier\" needs $.network.topology \"hier\" (its "
+                    "racks are the groups), got \"%s\"",
+                    topology_names[topo]);
+    }
+    int hosts = cfg_network_hosts(e);
+    const char *need = cfg_algorithm_collective(e) == CFG_COLLECTIVE_PS
+                           ? "the workers and the server"
+                           : "the workers";
+    switch (e->network.topology) {
+    case CFG_TOPOLOGY_TREE:
+        TRY(field_int(cx, o, "arity", closed(1, 1000), &e->network.arity));
+        break;
+    case CFG_TOPOLOGY_HIER:
+        if (!get(o, "racks"))
+            return missing(cx, "racks");
+        TRY(field_int(cx, o, "racks", closed(1, 100000), &e->network.racks));
+        e->network.hosts_per_rack =
+            (hosts + e->network.racks - 1) / e->network.racks;
+        TRY(field_int(cx, o, "hosts_per_rack", closed(1, 100000),
+                      &e->network.hosts_per_rack));
+        if ((long)e->network.racks * e->network.hosts_per_rack < hosts) {
+            path_push_key(cx, "hosts_per_rack");
+            return fail(cx, "%d racks of %d hosts cannot hold %s (%d hosts)",
+                        e->network.racks, e->network.hosts_per_rack, need,
+                        hosts);
+        }
+        e->network.wan = (cfg_link){5e-3, 1.25e8};
+        TRY(section(cx, o, "wan", parse_wan, e));
+        break;
+    case CFG_TOPOLOGY_GRAPH:
+        if (!get(o, "nodes"))
+            return missing(cx, "nodes");
+        if (!get(o, "cables"))
+            return missing(cx, "cables");
+        TRY(field_int(cx, o, "nodes", closed(2, 1000000),
+                      &e->network.graph_nodes));
+        if (e->network.graph_nodes < hosts) {
+            path_push_key(cx, "nodes");
+            return fail(cx, "%d nodes cannot hold %s (%d hosts)",
+                        e->network.graph_nodes, need, hosts);
+        }
+        TRY(alloc_list(cx, o, "cables", sizeof *e->network.cables,
+                       (void **)&e->network.cables));
+        TRY(parse_list(cx, o, "cables", cable_entry, e));
+        if (e->network.n_cables == 0) {
+            path_push_key(cx, "cables");
+            return expected(cx, "a non-empty array of cables",
+                            get(o, "cables"));
+        }
+        break;
+    default:
+        break;
+    }
+    if (hosts < 2 && e->network.topology != CFG_TOPOLOGY_STAR) {
+        path_push_key(cx, "topology");
+        return fail(cx, "topology \"%s\" needs at least 2 hosts, got %d",
+                    topology_names[topo], hosts);
+    }
+    TRY(alloc_list(cx, o, "events", sizeof *e->network.events,
+                   (void **)&e->network.events));
+    return parse_list(cx, o, "events", link_event_entry, e);
+}
+
 static int parse_network(ctx *cx, const cJSON *o, cfg_experiment *e)
 {
     static const char *const known[] = {
-        "topology",   "latency",   "bandwidth",    "server", "workers",
+        "topology",   "latency",   "bandwidth",    "server",
+        "workers",    "arity",     "racks",        "hosts_per_rack",
+        "wan",        "nodes",     "cables",       "events",
         "contention", "precision", "header_bytes", NULL};
-    static const char *const topologies[] = {"star", NULL};
     static const char *const precisions[] = {"float64", "float32", NULL};
     int topology = 0, precision = 0;
     cfg_link link = {5e-5, 1.25e8};
 
     TRY(check_keys(cx, o, known));
-    TRY(field_choice(cx, o, "topology", topologies, &topology));
+    TRY(field_choice(cx, o, "topology", topology_names, &topology));
     e->network.topology = (cfg_topology)topology;
     TRY(link_fields(cx, o, &link));
+    e->network.link = link;
+    e->network.arity = 2;
+    TRY(parse_topology(cx, o, e));
 
     /* Node links start from the network-wide figures; server and workers
      * entries then override them one by one. */
@@ -1492,6 +1734,8 @@ void cfg_experiment_free(cfg_experiment *e)
     free(e->cluster.trace);
     free(e->cluster.trace_resolved_path);
     free(e->network.workers);
+    free(e->network.cables);
+    free(e->network.events);
     free(e);
 }
 
@@ -1575,6 +1819,10 @@ char *cfg_experiment_to_json(const cfg_experiment *e)
     for (size_t i = 0; spec && i < spec->n_params; i++) {
         const cfg_param_spec *p = &spec->params[i];
         double v = e->algorithm.params[i];
+        /* The default collective is left out, so that the configs of runs
+         * made before collectives existed print as they always did. */
+        if (strcmp(p->name, "collective") == 0 && v == CFG_COLLECTIVE_PS)
+            continue;
         if (p->type == CFG_PARAM_BOOL)
             put_bool(o, p->name, v != 0, &bad);
         else if (p->type == CFG_PARAM_CHOICE)
@@ -1667,14 +1915,55 @@ char *cfg_experiment_to_json(const cfg_experiment *e)
         put_str(o, "trace", e->cluster.trace_resolved_path, &bad);
 
     o = put_new(root, "network", 0, &bad);
-    put_str(o, "topology", "star", &bad);
-    sub = put_new(o, "server", 0, &bad);
-    put_link(sub, &e->network.server, &bad);
-    arr = put_new(o, "workers", 1, &bad);
-    for (int i = 0; i < e->cluster.workers; i++) {
-        cJSON *w = put_new(arr, NULL, 0, &bad);
-        put_num(w, "worker", i, &bad);
-        put_link(w, &e->network.workers[i], &bad);
+    put_str(o, "topology", topology_names[e->network.topology], &bad);
+    if (e->network.topology == CFG_TOPOLOGY_STAR) {
+        sub = put_new(o, "server", 0, &bad);
+        put_link(sub, &e->network.server, &bad);
+        arr = put_new(o, "workers", 1, &bad);
+        for (int i = 0; i < e->cluster.workers; i++) {
+            cJSON *w = put_new(arr, NULL, 0, &bad);
+            put_num(w, "worker", i, &bad);
+            put_link(w, &e->network.workers[i], &bad);
+        }
+    } else {
+        put_link(o, &e->network.link, &bad);
+    }
+    if (e->network.topology == CFG_TOPOLOGY_TREE)
+        put_num(o, "arity", e->network.arity, &bad);
+    if (e->network.topology == CFG_TOPOLOGY_HIER) {
+        put_num(o, "racks", e->network.racks, &bad);
+        put_num(o, "hosts_per_rack", e->network.hosts_per_rack, &bad);
+        sub = put_new(o, "wan", 0, &bad);
+        put_link(sub, &e->network.wan, &bad);
+    }
+    if (e->network.topology == CFG_TOPOLOGY_GRAPH) {
+        put_num(o, "nodes", e->network.graph_nodes, &bad);
+        arr = put_new(o, "cables", 1, &bad);
+        for (size_t i = 0; i < e->network.n_cables; i++) {
+            const cfg_cable *c = &e->network.cables[i];
+            cJSON *w = put_new(arr, NULL, 0, &bad);
+            put_num(w, "a", c->a, &bad);
+            put_num(w, "b", c->b, &bad);
+            put_num(w, "latency", c->latency_s, &bad);
+            put_num(w, "bandwidth", c->bandwidth_Bps, &bad);
+            if (c->bandwidth_rev_Bps > 0)
+                put_num(w, "reverse_bandwidth", c->bandwidth_rev_Bps, &bad);
+        }
+    }
+    /* Absent when empty, so that a star config prints as it always did. */
+    if (e->network.n_events > 0) {
+        static const char *const what[] = {"bandwidth", "latency", "up"};
+        arr = put_new(o, "events", 1, &bad);
+        for (size_t i = 0; i < e->network.n_events; i++) {
+            const cfg_link_event *ev = &e->network.events[i];
+            cJSON *w = put_new(arr, NULL, 0, &bad);
+            put_num(w, "at", ev->at_s, &bad);
+            put_num(w, "link", ev->link, &bad);
+            if (ev->what == CFG_LINK_UP)
+                put_bool(w, "up", ev->value != 0, &bad);
+            else
+                put_num(w, what[ev->what], ev->value, &bad);
+        }
     }
     put_bool(o, "contention", e->network.contention, &bad);
     put_str(o, "precision", e->network.value_bytes == 4 ? "float32" : "float64",

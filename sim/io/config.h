@@ -75,7 +75,49 @@ typedef struct cfg_crash {
     double rate;    /* crashes per second, or 0 when at_s is used */
     double recover_after_s; /* >= 0, or -1: never recovers */
 } cfg_crash;
-typedef enum cfg_topology { CFG_TOPOLOGY_STAR } cfg_topology;
+typedef enum cfg_topology {
+    CFG_TOPOLOGY_STAR,
+    CFG_TOPOLOGY_RING,
+    CFG_TOPOLOGY_TREE,
+    CFG_TOPOLOGY_FULL,
+    CFG_TOPOLOGY_HIER,
+    CFG_TOPOLOGY_GRAPH
+} cfg_topology;
+
+/* How a synchronous algorithm combines its workers' values each round:
+ * through the parameter server's messages, or an all-reduce among the
+ * workers (then there is no server node). */
+typedef enum cfg_collective {
+    CFG_COLLECTIVE_PS,
+    CFG_COLLECTIVE_RING,
+    CFG_COLLECTIVE_TREE,
+    CFG_COLLECTIVE_HIER
+} cfg_collective;
+/* "ps", "ring", "tree", "hier", NULL: the choices of an algorithm's
+ * "collective" parameter, in cfg_collective order. */
+extern const char *const cfg_collective_names[];
+
+/* A full-duplex cable of an explicit graph; bandwidth_rev_Bps 0: same as
+ * bandwidth_Bps. */
+typedef struct cfg_cable {
+    int a, b;
+    double latency_s, bandwidth_Bps, bandwidth_rev_Bps;
+} cfg_cable;
+
+typedef enum cfg_link_change {
+    CFG_LINK_BANDWIDTH,
+    CFG_LINK_LATENCY,
+    CFG_LINK_UP
+} cfg_link_change;
+
+/* $.network.events: link `link` (an index of the built network) changes at
+ * simulated time at_s; value is bytes/s, seconds, or 0/1 for down/up. */
+typedef struct cfg_link_event {
+    double at_s;
+    int link;
+    cfg_link_change what;
+    double value;
+} cfg_link_event;
 
 typedef struct cfg_link {
     double latency_s;     /* >= 0 */
@@ -150,6 +192,15 @@ typedef struct cfg_experiment {
         cfg_topology topology;
         cfg_link server;   /* the parameter server's link to the switch */
         cfg_link *workers; /* [workers] each worker's link to the switch */
+        cfg_link link;     /* every link of RING, TREE, FULL; HIER's hosts */
+        int arity;         /* TREE: children per node, default 2 */
+        int racks, hosts_per_rack; /* HIER; racks * hosts_per_rack >= nodes */
+        cfg_link wan;              /* HIER: rack switch to core */
+        int graph_nodes;           /* GRAPH: nodes, >= the hosts needed */
+        cfg_cable *cables;         /* GRAPH */
+        size_t n_cables;
+        cfg_link_event *events; /* sorted as given */
+        size_t n_events;
         int contention;    /* default 1: max-min fair sharing */
         int value_bytes;   /* 8 (float64, default) or 4 (float32) */
         long header_bytes; /* per message, default 0 */
@@ -197,6 +248,13 @@ void cfg_experiment_free(cfg_experiment *e); /* NULL-safe */
  * resolved, such that loading it again gives the same experiment. NULL when
  * out of memory; free() the result. */
 char *cfg_experiment_to_json(const cfg_experiment *e);
+
+/* The algorithm's "collective" parameter; PS when it has none. */
+cfg_collective cfg_algorithm_collective(const cfg_experiment *e);
+/* Hosts the network needs: the workers, plus the server with PS. */
+int cfg_network_hosts(const cfg_experiment *e);
+/* Directed links of the network the config describes (net.h numbering). */
+int cfg_network_links(const cfg_experiment *e);
 
 /* The value of an algorithm parameter by name; aborts (a programming error)
  * when the algorithm has no such parameter. */

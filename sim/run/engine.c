@@ -12,6 +12,7 @@
 #include "../core/rng.h"
 #include "../ml/batch.h"
 #include "../ml/model.h"
+#include "../net/collective.h"
 #include "../net/net.h"
 
 /* ------------------------------------------------------------------ data */
@@ -92,6 +93,9 @@ struct alg_ctx {
 
     sim_loop *loop;
     net *net;
+    net_colls *colls;  /* all-reduces; NULL with the parameter server */
+    int *coll_members; /* [K] node ids of the workers */
+    int *coll_groups;  /* [K] rack of each worker (hier all-reduce) */
     mdl *model;
     int K;
     size_t n_params;
@@ -625,6 +629,146 @@ static void schedule_failures(alg_ctx *c)
     }
 }
 
+/* ------------------------------------------------------------- network */
+
+cfg_collective alg_ctx_collective(const alg_ctx *c)
+{
+    return cfg_algorithm_collective(c->cfg);
+}
+
+static void on_coll_member(void *user, int64_t tag, int member)
+{
+    alg_ctx *c = user;
+    if (c->stopped)
+        return;
+    if (!c->ops->on_reduced)
+        SIM_PANIC("algorithm %s started an all-reduce without on_reduced",
+                  c->ops->name);
+    c->ops->on_reduced(c->alg, c, member, tag);
+}
+
+void alg_ctx_allreduce(alg_ctx *c, int64_t tag)
+{
+    static const net_coll_kind kinds[] = {
+        [CFG_COLLECTIVE_RING] = NET_COLL_ALLREDUCE_RING,
+        [CFG_COLLECTIVE_TREE] = NET_COLL_ALLREDUCE_TREE,
+        [CFG_COLLECTIVE_HIER] = NET_COLL_ALLREDUCE_HIER};
+    cfg_collective which = alg_ctx_collective(c);
+    if (!c->colls || which == CFG_COLLECTIVE_PS)
+        SIM_PANIC("an all-reduce in a run whose collective is \"ps\"");
+    net_coll_cfg cc = {.kind = kinds[which],
+                       .members = c->coll_members,
+                       .n_members = c->K,
+                       .group = c->coll_groups,
+                       .bytes = (uint64_t)c->n_params *
+                                    (uint64_t)c->cfg->network.value_bytes +
+                                (uint64_t)c->cfg->network.header_bytes,
+                       .tag = tag,
+                       .on_member = on_coll_member,
+                       .user = c};
+    if (net_coll_start(c->colls, &cc) != 0)
+        SIM_PANIC("cannot start an all-reduce among %d workers", c->K);
+}
+
+/* The network of the config: the workers on hosts 0..K-1 and, with the
+ * parameter server, the server on host K. A star with a server is built by
+ * net_create_star exactly as before topologies existed, so those runs do
+ * not change by a bit. */
+static int build_network(alg_ctx *c, const net_link_cfg *star_links,
+                         sim_err *err)
+{
+    const cfg_experiment *cfg = c->cfg;
+    int hosts = cfg_network_hosts(cfg);
+    net_link_cfg link = {.latency_s = cfg->network.link.latency_s,
+                         .bandwidth_Bps = cfg->network.link.bandwidth_Bps};
+    net_cable *cables = NULL;
+    if (cfg->network.n_cables) {
+        cables = calloc(cfg->network.n_cables, sizeof *cables);
+        if (!cables)
+            return sim_err_set(err, SIM_ENOMEM, "out of memory");
+        for (size_t i = 0; i < cfg->network.n_cables; i++) {
+            const cfg_cable *cc = &cfg->network.cables[i];
+            cables[i] = (net_cable){.a = cc->a,
+                                    .b = cc->b,
+                                    .latency_s = cc->latency_s,
+                                    .bandwidth_Bps = cc->bandwidth_Bps,
+                                    .bandwidth_rev_Bps = cc->bandwidth_rev_Bps};
+        }
+    }
+    static const net_topo_kind kinds[] = {
+        [CFG_TOPOLOGY_STAR] = NET_TOPO_STAR,
+        [CFG_TOPOLOGY_RING] = NET_TOPO_RING,
+        [CFG_TOPOLOGY_TREE] = NET_TOPO_TREE,
+        [CFG_TOPOLOGY_FULL] = NET_TOPO_FULL,
+        [CFG_TOPOLOGY_HIER] = NET_TOPO_HIER,
+        [CFG_TOPOLOGY_GRAPH] = NET_TOPO_GRAPH};
+    net_topo t = {.kind = kinds[cfg->network.topology],
+                  .n_nodes = cfg->network.topology == CFG_TOPOLOGY_GRAPH
+                                 ? cfg->network.graph_nodes
+                                 : hosts,
+                  .link = link,
+                  .links = star_links,
+                  .arity = cfg->network.arity,
+                  .n_racks = cfg->network.racks,
+                  .hosts_per_rack = cfg->network.hosts_per_rack,
+                  .wan_link = {.latency_s = cfg->network.wan.latency_s,
+                               .bandwidth_Bps = cfg->network.wan.bandwidth_Bps},
+                  .cables = cables,
+                  .n_cables = (int)cfg->network.n_cables};
+    net_opts opts = {.contention = cfg->network.contention,
+                     .deliver = on_deliver,
+                     .user = c};
+    c->net = net_create_topo(c->loop, &t, &opts, err);
+    free(cables);
+    if (!c->net)
+        return err->code ? err->code : SIM_ENOMEM;
+
+    for (size_t i = 0; i < cfg->network.n_events; i++) {
+        const cfg_link_event *ev = &cfg->network.events[i];
+        int rc =
+            ev->what == CFG_LINK_BANDWIDTH
+                ? net_link_set_bandwidth_at(c->net, ev->at_s, ev->link,
+                                            ev->value)
+            : ev->what == CFG_LINK_LATENCY
+                ? net_link_set_latency_at(c->net, ev->at_s, ev->link, ev->value)
+                : net_link_set_up_at(c->net, ev->at_s, ev->link,
+                                     ev->value != 0);
+        if (rc)
+            return sim_err_set(err, rc == SIM_ENOMEM ? SIM_ENOMEM : SIM_ECONFIG,
+                               "%s: $.network.events[%zu]: cannot change "
+                               "link %d",
+                               cfg->source_path, i, ev->link);
+    }
+
+    if (cfg_algorithm_collective(cfg) == CFG_COLLECTIVE_PS)
+        return 0;
+    c->colls = net_colls_create(c->net);
+    c->coll_members = malloc((size_t)c->K * sizeof *c->coll_members);
+    c->coll_groups = malloc((size_t)c->K * sizeof *c->coll_groups);
+    if (!c->colls || !c->coll_members || !c->coll_groups)
+        return sim_err_set(err, SIM_ENOMEM, "out of memory");
+    int per_rack =
+        cfg->network.hosts_per_rack > 0 ? cfg->network.hosts_per_rack : c->K;
+    for (int k = 0; k < c->K; k++) {
+        c->coll_members[k] = k;
+        c->coll_groups[k] = k / per_rack;
+    }
+    return 0;
+}
+
+/* Every byte sent must have been received once nothing is in flight; a
+ * difference is a bug in the network's accounting, never the user's. */
+int eng_check_conservation(uint64_t sent, uint64_t received, size_t in_flight,
+                           sim_err *err)
+{
+    if (in_flight > 0 || sent == received)
+        return 0;
+    return sim_err_set(err, SIM_EINTERNAL,
+                       "byte conservation violated: %llu bytes sent, %llu "
+                       "received, nothing in flight",
+                       (unsigned long long)sent, (unsigned long long)received);
+}
+
 /* ------------------------------------------------------------------- run */
 
 static void ctx_deinit(alg_ctx *c)
@@ -660,6 +804,9 @@ static void ctx_deinit(alg_ctx *c)
     free(c->owned);
     free(c->pool);
     net_destroy(c->net);
+    net_colls_destroy(c->colls);
+    free(c->coll_members);
+    free(c->coll_groups);
     sim_loop_destroy(c->loop);
     mdl_destroy(c->model);
 }
@@ -768,11 +915,10 @@ static int ctx_init(alg_ctx *c, const cfg_experiment *cfg, const alg_ops *ops,
     links[c->K] =
         (net_link_cfg){.latency_s = cfg->network.server.latency_s,
                        .bandwidth_Bps = cfg->network.server.bandwidth_Bps};
-    c->net = net_create_star(c->loop, c->K + 1, links, cfg->network.contention,
-                             on_deliver, c, err);
+    rc = build_network(c, links, err);
     free(links);
-    if (!c->net)
-        return err->code ? err->code : SIM_ENOMEM;
+    if (rc)
+        return rc;
     return ops->create(&c->alg, c, err);
 }
 
@@ -858,8 +1004,16 @@ int eng_run(const cfg_experiment *cfg, const alg_ops *ops, const eng_data *d,
     out->total_messages = net_total_messages(c.net);
     out->steps = c.last_step;
     out->events_fired = sim_loop_dispatched(c.loop);
-    rc =
-        collect_workers(&c) ? sim_err_set(err, SIM_ENOMEM, "out of memory") : 0;
+    uint64_t sent = 0, received = 0;
+    for (int i = 0; i < net_node_count(c.net); i++) {
+        sent += net_bytes_sent(c.net, i);
+        received += net_bytes_received(c.net, i);
+    }
+    size_t in_flight = net_messages_in_flight(c.net) +
+                       (c.colls ? (size_t)net_colls_running(c.colls) : 0);
+    rc = eng_check_conservation(sent, received, in_flight, err);
+    if (rc == 0 && collect_workers(&c))
+        rc = sim_err_set(err, SIM_ENOMEM, "out of memory");
     ctx_deinit(&c);
     if (rc)
         eng_output_free(out);

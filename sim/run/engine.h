@@ -64,4 +64,11 @@ int eng_run(const cfg_experiment *cfg, const alg_ops *ops, const eng_data *d,
             eng_output *out, sim_err *err);
 void eng_output_free(eng_output *out);
 
+/* The conservation check eng_run makes at the end of every run: with
+ * nothing in flight, the bytes all nodes sent must equal the bytes they
+ * received. Returns 0, or SIM_EINTERNAL (a bug in the simulator, exit 1)
+ * with err saying both totals. */
+int eng_check_conservation(uint64_t sent, uint64_t received, size_t in_flight,
+                           sim_err *err);
+
 #endif
