@@ -537,7 +537,7 @@ ParameterizedTestParameters(cfg, rejects_a_bad_config_naming_file_and_path)
         {WITH(SSGD, ", \"network\": {\"foo\": 1}"),
          AT "$.network.foo: unknown key (known: topology, latency, bandwidth, "
             "server, workers, arity, racks, hosts_per_rack, wan, nodes, "
-            "cables, events, contention, precision, header_bytes)"},
+            "cables, events, contention, precision, header_bytes, "},
         {WITH(SSGD, ", \"network\": {\"workers\": [{\"worker\": 0, "
                     "\"bw\": 1}]}"),
          AT "$.network.workers[0].bw: unknown key (known: worker, latency, "

@@ -135,6 +135,13 @@ Test(cfg_net, round_trips_every_topology)
     round_trip(CFG(PS, "{\"topology\": \"tree\", \"arity\": 3}"));
     round_trip(CFG("{\"name\": \"ssgd\", \"collective\": \"tree\"}",
                    "{\"topology\": \"full\"}"));
+    round_trip(CFG(PS, "{\"compression\": {\"codec\": \"topk\", "
+                       "\"fraction\": 0.25}}"));
+    round_trip(CFG(PS, "{\"compression\": {\"codec\": \"randk\", "
+                       "\"k\": 3}}"));
+    round_trip(CFG(PS, "{\"compression\": {\"codec\": \"qsgd\", "
+                       "\"levels\": 7}}"));
+    round_trip(CFG(PS, "{\"compression\": {\"codec\": \"fp16\"}}"));
     round_trip(CFG(RING, "{\"events\": [{\"at\": 0, \"link\": 7, "
                          "\"bandwidth\": 5}]}"));
 }
@@ -235,6 +242,31 @@ ParameterizedTestParameters(cfg_net, rejects_a_bad_network_naming_the_path)
          AT "$.network.events[0].bandwidth: expected a bandwidth > 0"},
         {CFG(PS, "{\"events\": {}}"),
          AT "$.network.events: expected an array of objects, got an object"},
+        /* compression */
+        {CFG(PS, "{\"compression\": {}}"),
+         AT "$.network.compression: missing required key \"codec\""},
+        {CFG(PS, "{\"compression\": {\"codec\": \"zip\"}}"),
+         AT "$.network.compression.codec: expected one of \"none\", "
+            "\"fp16\", \"topk\", \"randk\", \"qsgd\", got \"zip\""},
+        {CFG(PS, "{\"compression\": {\"codec\": \"fp16\", \"k\": 2}}"),
+         AT "$.network.compression.k: not used with codec \"fp16\""},
+        {CFG(PS, "{\"compression\": {\"codec\": \"topk\"}}"),
+         AT "$.network.compression: expected exactly one of \"k\" or "
+            "\"fraction\", got neither"},
+        {CFG(PS, "{\"compression\": {\"codec\": \"randk\", \"fraction\": "
+                 "0}}"),
+         AT "$.network.compression.fraction: expected a number in (0, 1], "
+            "got 0"},
+        {CFG(PS, "{\"compression\": {\"codec\": \"topk\", \"k\": 0}}"),
+         AT "$.network.compression.k: expected an integer >= 1, got 0"},
+        {CFG(PS, "{\"compression\": {\"codec\": \"qsgd\"}}"),
+         AT "$.network.compression: missing required key \"levels\""},
+        {CFG(PS, "{\"compression\": {\"codec\": \"qsgd\", \"levels\": "
+                 "1, \"fraction\": 0.5}}"),
+         AT "$.network.compression.fraction: not used with codec \"qsgd\""},
+        {CFG(RING, "{\"compression\": {\"codec\": \"fp16\"}}"),
+         AT "$.network.compression.codec: compresses the parameter server's "
+            "messages; $.algorithm.collective \"ring\" sends none"},
         /* collectives */
         {CFG("{\"name\": \"ssgd\", \"collective\": \"mesh\"}", "{}"),
          AT "$.algorithm.collective: expected one of \"ps\", \"ring\", "

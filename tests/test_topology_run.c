@@ -209,6 +209,48 @@ Test(topology_run, a_topology_config_gives_identical_rows, .timeout = 120)
     cr_assert(eq(dbl, a.accuracy, b.accuracy));
 }
 
+Test(topology_run, compression_charges_the_encoded_size, .timeout = 120)
+{
+    /* Sizes from sim/net/compress.h for n values of 8 bytes, plus the
+     * header; every one of the 2 K R messages carries one. */
+    const int K = 4, rounds = 2;
+    double S = model_bytes(K, rounds), n = (S - HEADER) / 8;
+    struct {
+        const char *codec;
+        double size;
+    } cases[] = {
+        {"{\"codec\": \"fp16\"}", 4 + 2 * n},
+        {"{\"codec\": \"topk\", \"k\": 3}", 8 + 3 * (4 + 8)},
+        {"{\"codec\": \"randk\", \"k\": 3}", 16 + 3 * 8},
+        {"{\"codec\": \"qsgd\", \"levels\": 4}", 8 + 8 + ceil(n * (1 + 3) / 8)},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char extra[128];
+        snprintf(extra, sizeof extra, ", \"compression\": %s", cases[i].codec);
+        run_result r =
+            run_cfg("ssgd", "ps", K, rounds, net_json("star", extra));
+        assert_close(r.bytes, rounds * 2.0 * K * (cases[i].size + HEADER), 0,
+                     cases[i].codec);
+    }
+}
+
+Test(topology_run, compressed_runs_are_deterministic_and_change_the_math,
+     .timeout = 120)
+{
+    const char *net =
+        net_json("star", ", \"compression\": {\"codec\": \"qsgd\", "
+                         "\"levels\": 2}");
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", net);
+    run_result a = run_cfg("ssgd", "ps", 4, 10, saved);
+    run_result b = run_cfg("ssgd", "ps", 4, 10, saved);
+    cr_assert(eq(dbl, a.accuracy, b.accuracy));
+    cr_assert(eq(dbl, a.sim_seconds, b.sim_seconds));
+    /* Fewer bytes on the same links: a shorter run. */
+    run_result plain = run_cfg("ssgd", "ps", 4, 10, net_json("star", ""));
+    cr_assert(a.sim_seconds < plain.sim_seconds);
+}
+
 Test(topology_run, an_allreduce_with_crashes_is_refused_and_nothing_written)
 {
     char cwd[2048], json[4096];

@@ -19,7 +19,8 @@ typedef enum rng_kind {
     RNG_SPLIT = 4,      /* train/test split */
     RNG_ALGORITHM = 5,  /* an algorithm's own draws (e.g. BMUF's delta) */
     RNG_LINK = 6,       /* a link's jitter */
-    RNG_WORKER_INIT = 7 /* a worker's own initial model */
+    RNG_WORKER_INIT = 7, /* a worker's own initial model */
+    RNG_COMPRESS = 10   /* a sender's random codec draws (random-k, QSGD) */
 } rng_kind;
 
 /* One step of the splitmix64 generator: a bijective mix of x. */

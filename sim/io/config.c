@@ -1290,13 +1290,71 @@ static int parse_topology(ctx *cx, const cJSON *o, cfg_experiment *e)
     return parse_list(cx, o, "events", link_event_entry, e);
 }
 
+static const char *const codec_names[] = {"none",  "fp16", "topk",
+                                          "randk", "qsgd", NULL};
+
+/* Which keys each codec takes besides "codec". */
+static const char *const codec_keys[][3] = {
+    [CFG_CODEC_NONE] = {NULL},
+    [CFG_CODEC_FP16] = {NULL},
+    [CFG_CODEC_TOPK] = {"k", "fraction", NULL},
+    [CFG_CODEC_RANDK] = {"k", "fraction", NULL},
+    [CFG_CODEC_QSGD] = {"levels", NULL},
+};
+
+static int parse_compression(ctx *cx, const cJSON *o, cfg_experiment *e)
+{
+    static const char *const known[] = {"codec", "k", "fraction", "levels",
+                                        NULL};
+    int codec = 0;
+    TRY(check_keys(cx, o, known));
+    if (!o)
+        return 0;
+    if (!get(o, "codec"))
+        return missing(cx, "codec");
+    TRY(field_choice(cx, o, "codec", codec_names, &codec));
+    e->network.compression.codec = (cfg_codec)codec;
+    for (const cJSON *c = o->child; c; c = c->next) {
+        int takes = strcmp(c->string, "codec") == 0;
+        for (size_t i = 0; codec_keys[codec][i] && !takes; i++)
+            takes = strcmp(codec_keys[codec][i], c->string) == 0;
+        if (!takes) {
+            path_push_key(cx, c->string);
+            return fail(cx, "not used with codec \"%s\"", codec_names[codec]);
+        }
+    }
+    if (codec != CFG_CODEC_NONE &&
+        cfg_algorithm_collective(e) != CFG_COLLECTIVE_PS) {
+        /* An all-reduce sums chunks on the way, which a sparse or
+         * quantised encoding does not survive without decoding. */
+        path_push_key(cx, "codec");
+        return fail(cx, "compresses the parameter server's messages; "
+                        "$.algorithm.collective \"%s\" sends none",
+                    cfg_collective_names[cfg_algorithm_collective(e)]);
+    }
+    if (codec == CFG_CODEC_TOPK || codec == CFG_CODEC_RANDK) {
+        int which = 0;
+        TRY(one_of(cx, o, "k", "fraction", &which));
+        TRY(field_long(cx, o, "k", at_least(1), &e->network.compression.k));
+        TRY(field_double(cx, o, "fraction", (range){0, 1, 1, 0},
+                         &e->network.compression.fraction));
+    }
+    if (codec == CFG_CODEC_QSGD) {
+        if (!get(o, "levels"))
+            return missing(cx, "levels");
+        TRY(field_int(cx, o, "levels", closed(1, 1 << 30),
+                      &e->network.compression.levels));
+    }
+    return 0;
+}
+
 static int parse_network(ctx *cx, const cJSON *o, cfg_experiment *e)
 {
     static const char *const known[] = {
         "topology",   "latency",   "bandwidth",    "server",
         "workers",    "arity",     "racks",        "hosts_per_rack",
         "wan",        "nodes",     "cables",       "events",
-        "contention", "precision", "header_bytes", NULL};
+        "contention", "precision", "header_bytes", "compression", NULL};
     static const char *const precisions[] = {"float64", "float32", NULL};
     int topology = 0, precision = 0;
     cfg_link link = {5e-5, 1.25e8};
@@ -1326,7 +1384,7 @@ static int parse_network(ctx *cx, const cJSON *o, cfg_experiment *e)
     e->network.value_bytes = precision == 0 ? 8 : 4;
     TRY(field_long(cx, o, "header_bytes", at_least(0),
                    &e->network.header_bytes));
-    return 0;
+    return section(cx, o, "compression", parse_compression, e);
 }
 
 static int parse_evaluation(ctx *cx, const cJSON *o, cfg_experiment *e)
@@ -1950,7 +2008,20 @@ char *cfg_experiment_to_json(const cfg_experiment *e)
                 put_num(w, "reverse_bandwidth", c->bandwidth_rev_Bps, &bad);
         }
     }
-    /* Absent when empty, so that a star config prints as it always did. */
+    /* Absent when empty or none, so that a star config prints as it always
+     * did. */
+    if (e->network.compression.codec != CFG_CODEC_NONE) {
+        cfg_codec k = e->network.compression.codec;
+        sub = put_new(o, "compression", 0, &bad);
+        put_str(sub, "codec", codec_names[k], &bad);
+        if ((k == CFG_CODEC_TOPK || k == CFG_CODEC_RANDK) &&
+            e->network.compression.k > 0)
+            put_num(sub, "k", (double)e->network.compression.k, &bad);
+        else if (k == CFG_CODEC_TOPK || k == CFG_CODEC_RANDK)
+            put_num(sub, "fraction", e->network.compression.fraction, &bad);
+        if (k == CFG_CODEC_QSGD)
+            put_num(sub, "levels", e->network.compression.levels, &bad);
+    }
     if (e->network.n_events > 0) {
         static const char *const what[] = {"bandwidth", "latency", "up"};
         arr = put_new(o, "events", 1, &bad);

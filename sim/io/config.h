@@ -104,6 +104,15 @@ typedef struct cfg_cable {
     double latency_s, bandwidth_Bps, bandwidth_rev_Bps;
 } cfg_cable;
 
+/* $.network.compression.codec (net_codec_kind order, sim/net/compress.h). */
+typedef enum cfg_codec {
+    CFG_CODEC_NONE,
+    CFG_CODEC_FP16,
+    CFG_CODEC_TOPK,
+    CFG_CODEC_RANDK,
+    CFG_CODEC_QSGD
+} cfg_codec;
+
 typedef enum cfg_link_change {
     CFG_LINK_BANDWIDTH,
     CFG_LINK_LATENCY,
@@ -201,6 +210,12 @@ typedef struct cfg_experiment {
         size_t n_cables;
         cfg_link_event *events; /* sorted as given */
         size_t n_events;
+        struct {
+            cfg_codec codec; /* default NONE: messages as they always were */
+            long k;          /* TOPK, RANDK: values sent, or 0 ... */
+            double fraction; /* ... this share of them (at least one) */
+            int levels;      /* QSGD: s >= 1 */
+        } compression;
         int contention;    /* default 1: max-min fair sharing */
         int value_bytes;   /* 8 (float64, default) or 4 (float32) */
         long header_bytes; /* per message, default 0 */

@@ -13,6 +13,7 @@
 #include "../ml/batch.h"
 #include "../ml/model.h"
 #include "../net/collective.h"
+#include "../net/compress.h"
 #include "../net/net.h"
 
 /* ------------------------------------------------------------------ data */
@@ -96,6 +97,13 @@ struct alg_ctx {
     net_colls *colls;  /* all-reduces; NULL with the parameter server */
     int *coll_members; /* [K] node ids of the workers */
     int *coll_groups;  /* [K] rack of each worker (hier all-reduce) */
+    /* $.network.compression: a codec and a generator per sending node
+     * (K + 1), and top-k's error-feedback residuals per directed pair with
+     * the server (worker k up: k; down to worker k: K + k), made on first
+     * use. NULL without compression. */
+    net_codec **codecs;
+    gsl_rng **codec_rngs;
+    double **residuals;
     mdl *model;
     int K;
     size_t n_params;
@@ -351,6 +359,24 @@ static void pool_put(alg_ctx *c, double *p)
     c->pool[c->pool_len++] = p;
 }
 
+/* Encodes p in place into what the receiver decodes, with the sender's
+ * codec, generator and residual; returns the bytes on the wire. */
+static uint64_t compress(alg_ctx *c, int src, int dst, double *p)
+{
+    double *residual = NULL;
+    if (c->cfg->network.compression.codec == CFG_CODEC_TOPK) {
+        size_t r = src < c->K ? (size_t)src : (size_t)c->K + (size_t)dst;
+        if (!c->residuals[r] &&
+            !(c->residuals[r] = calloc(c->n_params, sizeof *c->residuals[r])))
+            SIM_PANIC("out of memory for a top-k residual");
+        residual = c->residuals[r];
+    }
+    if (net_codec_apply(c->codecs[src], p, p, residual, c->codec_rngs[src]))
+        SIM_PANIC("codec refused a vector from node %d", src);
+    return net_codec_size(c->codecs[src]) +
+           (uint64_t)c->cfg->network.header_bytes;
+}
+
 void alg_ctx_send(alg_ctx *c, int src, int dst, alg_msg_kind kind, int64_t tag,
                   const double *data, size_t n)
 {
@@ -369,6 +395,8 @@ void alg_ctx_send(alg_ctx *c, int src, int dst, alg_msg_kind kind, int64_t tag,
     }
     uint64_t bytes = (uint64_t)n * (uint64_t)c->cfg->network.value_bytes +
                      (uint64_t)c->cfg->network.header_bytes;
+    if (c->codecs)
+        bytes = compress(c, src, dst, p);
     net_msg m = {.src = src,
                  .dst = dst,
                  .kind = (int)kind,
@@ -670,6 +698,8 @@ void alg_ctx_allreduce(alg_ctx *c, int64_t tag)
         SIM_PANIC("cannot start an all-reduce among %d workers", c->K);
 }
 
+static int make_codecs(alg_ctx *c, sim_err *err);
+
 /* The network of the config: the workers on hosts 0..K-1 and, with the
  * parameter server, the server on host K. A star with a server is built by
  * net_create_star exactly as before topologies existed, so those runs do
@@ -741,7 +771,7 @@ static int build_network(alg_ctx *c, const net_link_cfg *star_links,
     }
 
     if (cfg_algorithm_collective(cfg) == CFG_COLLECTIVE_PS)
-        return 0;
+        return make_codecs(c, err);
     c->colls = net_colls_create(c->net);
     c->coll_members = malloc((size_t)c->K * sizeof *c->coll_members);
     c->coll_groups = malloc((size_t)c->K * sizeof *c->coll_groups);
@@ -752,6 +782,44 @@ static int build_network(alg_ctx *c, const net_link_cfg *star_links,
     for (int k = 0; k < c->K; k++) {
         c->coll_members[k] = k;
         c->coll_groups[k] = k / per_rack;
+    }
+    return 0;
+}
+
+/* Codecs for $.network.compression, one per sending node, each with its
+ * own stream of the compression kind so that a sender's draws do not
+ * depend on anyone else's traffic. */
+_Static_assert((int)CFG_CODEC_FP16 == (int)NET_CODEC_FP16 &&
+                   (int)CFG_CODEC_TOPK == (int)NET_CODEC_TOPK &&
+                   (int)CFG_CODEC_RANDK == (int)NET_CODEC_RANDK &&
+                   (int)CFG_CODEC_QSGD == (int)NET_CODEC_QSGD,
+               "cfg_codec values are net_codec_kind values");
+
+static int make_codecs(alg_ctx *c, sim_err *err)
+{
+    const cfg_experiment *cfg = c->cfg;
+    if (cfg->network.compression.codec == CFG_CODEC_NONE)
+        return 0;
+    size_t k = (size_t)cfg->network.compression.k;
+    if (k == 0) {
+        double want = cfg->network.compression.fraction * (double)c->n_params;
+        k = want < 1 ? 1 : (size_t)(want + 0.5);
+    }
+    net_codec_cfg cc = {.kind = (net_codec_kind)cfg->network.compression.codec,
+                        .value_bytes = cfg->network.value_bytes,
+                        .k = k,
+                        .levels = cfg->network.compression.levels};
+    c->codecs = calloc((size_t)c->K + 1, sizeof *c->codecs);
+    c->codec_rngs = calloc((size_t)c->K + 1, sizeof *c->codec_rngs);
+    c->residuals = calloc(2 * (size_t)c->K, sizeof *c->residuals);
+    if (!c->codecs || !c->codec_rngs || !c->residuals)
+        return sim_err_set(err, SIM_ENOMEM, "out of memory");
+    for (int i = 0; i <= c->K; i++) {
+        c->codecs[i] = net_codec_create(&cc, c->n_params);
+        c->codec_rngs[i] =
+            rng_stream_create(cfg->seed, RNG_COMPRESS, (uint64_t)i);
+        if (!c->codecs[i] || !c->codec_rngs[i])
+            return sim_err_set(err, SIM_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -807,6 +875,15 @@ static void ctx_deinit(alg_ctx *c)
     net_colls_destroy(c->colls);
     free(c->coll_members);
     free(c->coll_groups);
+    for (int i = 0; c->codecs && i <= c->K; i++) {
+        net_codec_destroy(c->codecs[i]);
+        gsl_rng_free(c->codec_rngs[i]);
+    }
+    for (int i = 0; c->residuals && i < 2 * c->K; i++)
+        free(c->residuals[i]);
+    free(c->codecs);
+    free(c->codec_rngs);
+    free(c->residuals);
     sim_loop_destroy(c->loop);
     mdl_destroy(c->model);
 }
