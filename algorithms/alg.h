@@ -154,11 +154,18 @@ void alg_ctx_send(alg_ctx *ctx, int src, int dst, alg_msg_kind kind,
  * and nothing may be sent to it. */
 cfg_collective alg_ctx_collective(const alg_ctx *ctx);
 
+/* Whether the algorithm's rounds go through alg_ctx_allreduce (an
+ * all-reduce, or parameter servers sharding the model: $.network.servers
+ * > 1) rather than its own messages to the server. */
+int alg_ctx_combines(const alg_ctx *ctx);
+
 /* Starts an all-reduce of one model (n_params values: the bytes of a
- * message) among all the workers, over the config's collective, now. The
- * network carries bytes only: the algorithm does the averaging itself,
- * and learns when each worker holds the result through on_reduced(worker,
- * tag). Workers must all be up (all-reduces do not model crashes). */
+ * message) among all the workers, over the config's collective, now; with
+ * sharded servers, a parameter-server round instead (every worker pushes
+ * its shards and pulls them back). The network carries bytes only: the
+ * algorithm does the averaging itself, and learns when each worker holds
+ * the result through on_reduced(worker, tag). Workers must all be up
+ * (collective rounds do not model crashes). */
 void alg_ctx_allreduce(alg_ctx *ctx, int64_t tag);
 
 /* Offers the global model after `step` rounds/updates. The simulator records

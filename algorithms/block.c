@@ -65,7 +65,7 @@ int block_create(block **out, alg_ctx *ctx, const block_opts *o,
         block_destroy(b);
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
     }
-    b->allreduce = alg_ctx_collective(ctx) != CFG_COLLECTIVE_PS;
+    b->allreduce = alg_ctx_combines(ctx);
     *out = b;
     return 0;
 }

@@ -112,7 +112,7 @@ static int create(alg **out, alg_ctx *ctx, sim_err *err)
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
     }
     alg_ctx_init_model(ctx, a->w, ALG_STREAM_INIT, 0);
-    a->allreduce = alg_ctx_collective(ctx) != CFG_COLLECTIVE_PS;
+    a->allreduce = alg_ctx_combines(ctx);
     int random_workers = alg_ctx_param(ctx, "worker_init") == 1;
     for (int k = 0; k < a->K; k++) {
         double *wk = a->wk + (size_t)k * a->n;

@@ -67,7 +67,7 @@ static int create(alg **out, alg_ctx *ctx, sim_err *err)
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
     }
     alg_ctx_init_model(ctx, a->w, ALG_STREAM_INIT, 0);
-    a->allreduce = alg_ctx_collective(ctx) != CFG_COLLECTIVE_PS;
+    a->allreduce = alg_ctx_combines(ctx);
     *out = a;
     return 0;
 }

@@ -142,6 +142,7 @@ Test(cfg_net, round_trips_every_topology)
     round_trip(CFG(PS, "{\"compression\": {\"codec\": \"qsgd\", "
                        "\"levels\": 7}}"));
     round_trip(CFG(PS, "{\"compression\": {\"codec\": \"fp16\"}}"));
+    round_trip(CFG(PS, "{\"servers\": 3, \"topology\": \"tree\"}"));
     round_trip(CFG(RING, "{\"events\": [{\"at\": 0, \"link\": 7, "
                          "\"bandwidth\": 5}]}"));
 }
@@ -156,6 +157,7 @@ Test(cfg_net, counts_the_links_of_each_topology)
         {CFG(PS, "{\"topology\": \"ring\"}"), 10},
         {CFG(PS, "{\"topology\": \"tree\"}"), 8},
         {CFG(RING, "{\"topology\": \"full\"}"), 12},
+        {CFG(PS, "{\"servers\": 3}"), 14},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cfg_experiment *e = load_ok(cases[i].json);
@@ -267,6 +269,19 @@ ParameterizedTestParameters(cfg_net, rejects_a_bad_network_naming_the_path)
         {CFG(RING, "{\"compression\": {\"codec\": \"fp16\"}}"),
          AT "$.network.compression.codec: compresses the parameter server's "
             "messages; $.algorithm.collective \"ring\" sends none"},
+        /* sharded servers */
+        {CFG(PS, "{\"servers\": 0}"),
+         AT "$.network.servers: expected an integer in [1, 1024], got 0"},
+        {CFG(RING, "{\"servers\": 2}"),
+         AT "$.network.servers: parameter servers with "
+            "$.algorithm.collective \"ring\", which has none"},
+        {CFG("{\"name\": \"asgd\"}", "{\"servers\": 2}"),
+         AT "$.network.servers: sharded parameter servers need an algorithm "
+            "with a \"collective\" (ssgd, ma, bmuf, easgd), not \"asgd\""},
+        {CFG(PS, "{\"servers\": 2, \"compression\": {\"codec\": "
+                 "\"fp16\"}}"),
+         AT "$.network.compression.codec: compresses whole-model messages; "
+            "$.network.servers 2 shards the model"},
         /* collectives */
         {CFG("{\"name\": \"ssgd\", \"collective\": \"mesh\"}", "{}"),
          AT "$.algorithm.collective: expected one of \"ps\", \"ring\", "

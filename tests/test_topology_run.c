@@ -137,6 +137,24 @@ Test(topology_run, ps_moves_2KS_a_round_and_ring_2_K_minus_1_S, .timeout = 120)
               ring.sim_seconds, ps.sim_seconds);
 }
 
+Test(topology_run, sharded_servers_divide_the_server_link_load, .timeout = 120)
+{
+    /* K workers, P servers on a star: each worker pushes P shards of S/P
+     * (its uplink shared P ways), each server's downlink takes K of them
+     * at B/K each, and the pull mirrors it: a round is
+     * 2 (2L + K S / (P B)) plus compute, and the bytes stay 2 K S. */
+    const int K = 8, P = 4, rounds = 2;
+    double S = model_bytes(K, rounds);
+    char extra[64];
+    snprintf(extra, sizeof extra, ", \"servers\": %d", P);
+    run_result r = run_cfg("ssgd", "ps", K, rounds, net_json("star", extra));
+    double round = 2 * (2 * LAT + K * S / (P * BW)) + COMPUTE_S;
+    assert_close(r.sim_seconds, rounds * round, 1e-9, "sharded time");
+    assert_close(r.bytes, rounds * 2.0 * K * S, 0, "sharded bytes");
+    run_result one = run_cfg("ssgd", "ps", K, rounds, net_json("star", ""));
+    cr_assert(eq(dbl, r.accuracy, one.accuracy));
+}
+
 Test(topology_run, every_synchronous_algorithm_runs_over_every_allreduce,
      .timeout = 120)
 {

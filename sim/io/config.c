@@ -1066,7 +1066,9 @@ cfg_collective cfg_algorithm_collective(const cfg_experiment *e)
 int cfg_network_hosts(const cfg_experiment *e)
 {
     return e->cluster.workers +
-           (cfg_algorithm_collective(e) == CFG_COLLECTIVE_PS ? 1 : 0);
+           (cfg_algorithm_collective(e) == CFG_COLLECTIVE_PS
+                ? e->network.servers
+                : 0);
 }
 
 int cfg_network_links(const cfg_experiment *e)
@@ -1323,13 +1325,23 @@ static int parse_compression(ctx *cx, const cJSON *o, cfg_experiment *e)
             return fail(cx, "not used with codec \"%s\"", codec_names[codec]);
         }
     }
+    if (codec != CFG_CODEC_NONE && e->network.servers > 1) {
+        /* Shards are summed at their servers, which a sparse or quantised
+         * encoding of the whole model does not describe. */
+        path_push_key(cx, "codec");
+        return fail(cx,
+                    "compresses whole-model messages; $.network.servers "
+                    "%d shards the model",
+                    e->network.servers);
+    }
     if (codec != CFG_CODEC_NONE &&
         cfg_algorithm_collective(e) != CFG_COLLECTIVE_PS) {
         /* An all-reduce sums chunks on the way, which a sparse or
          * quantised encoding does not survive without decoding. */
         path_push_key(cx, "codec");
-        return fail(cx, "compresses the parameter server's messages; "
-                        "$.algorithm.collective \"%s\" sends none",
+        return fail(cx,
+                    "compresses the parameter server's messages; "
+                    "$.algorithm.collective \"%s\" sends none",
                     cfg_collective_names[cfg_algorithm_collective(e)]);
     }
     if (codec == CFG_CODEC_TOPK || codec == CFG_CODEC_RANDK) {
@@ -1354,7 +1366,8 @@ static int parse_network(ctx *cx, const cJSON *o, cfg_experiment *e)
         "topology",   "latency",   "bandwidth",    "server",
         "workers",    "arity",     "racks",        "hosts_per_rack",
         "wan",        "nodes",     "cables",       "events",
-        "contention", "precision", "header_bytes", "compression", NULL};
+        "contention", "precision", "header_bytes", "compression",
+        "servers",    NULL};
     static const char *const precisions[] = {"float64", "float32", NULL};
     int topology = 0, precision = 0;
     cfg_link link = {5e-5, 1.25e8};
@@ -1365,6 +1378,29 @@ static int parse_network(ctx *cx, const cJSON *o, cfg_experiment *e)
     TRY(link_fields(cx, o, &link));
     e->network.link = link;
     e->network.arity = 2;
+    e->network.servers = 1;
+    TRY(field_int(cx, o, "servers", closed(1, 1024), &e->network.servers));
+    int takes_collective = 0;
+    for (size_t i = 0; i < e->algorithm.spec->n_params; i++)
+        takes_collective |=
+            strcmp(e->algorithm.spec->params[i].name, "collective") == 0;
+    if (e->network.servers > 1 && !takes_collective) {
+        /* Sharding is a collective; the others send whole models. */
+        path_push_key(cx, "servers");
+        return fail(cx,
+                    "sharded parameter servers need an algorithm with "
+                    "a \"collective\" (ssgd, ma, bmuf, easgd), not "
+                    "\"%s\"",
+                    e->algorithm.name);
+    }
+    if (e->network.servers > 1 &&
+        cfg_algorithm_collective(e) != CFG_COLLECTIVE_PS) {
+        path_push_key(cx, "servers");
+        return fail(cx,
+                    "parameter servers with $.algorithm.collective "
+                    "\"%s\", which has none",
+                    cfg_collective_names[cfg_algorithm_collective(e)]);
+    }
     TRY(parse_topology(cx, o, e));
 
     /* Node links start from the network-wide figures; server and workers
@@ -2010,6 +2046,8 @@ char *cfg_experiment_to_json(const cfg_experiment *e)
     }
     /* Absent when empty or none, so that a star config prints as it always
      * did. */
+    if (e->network.servers > 1)
+        put_num(o, "servers", e->network.servers, &bad);
     if (e->network.compression.codec != CFG_CODEC_NONE) {
         cfg_codec k = e->network.compression.codec;
         sub = put_new(o, "compression", 0, &bad);

@@ -202,7 +202,9 @@ typedef struct cfg_experiment {
         cfg_link server;   /* the parameter server's link to the switch */
         cfg_link *workers; /* [workers] each worker's link to the switch */
         cfg_link link;     /* every link of RING, TREE, FULL; HIER's hosts */
-        int arity;         /* TREE: children per node, default 2 */
+        int servers; /* parameter servers (hosts K..K+servers-1), the model
+                        sharded over them when > 1; default 1 */
+        int arity;   /* TREE: children per node, default 2 */
         int racks, hosts_per_rack; /* HIER; racks * hosts_per_rack >= nodes */
         cfg_link wan;              /* HIER: rack switch to core */
         int graph_nodes;           /* GRAPH: nodes, >= the hosts needed */
@@ -266,7 +268,7 @@ char *cfg_experiment_to_json(const cfg_experiment *e);
 
 /* The algorithm's "collective" parameter; PS when it has none. */
 cfg_collective cfg_algorithm_collective(const cfg_experiment *e);
-/* Hosts the network needs: the workers, plus the server with PS. */
+/* Hosts the network needs: the workers, plus the servers with PS. */
 int cfg_network_hosts(const cfg_experiment *e);
 /* Directed links of the network the config describes (net.h numbering). */
 int cfg_network_links(const cfg_experiment *e);

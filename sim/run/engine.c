@@ -97,6 +97,7 @@ struct alg_ctx {
     net_colls *colls;  /* all-reduces; NULL with the parameter server */
     int *coll_members; /* [K] node ids of the workers */
     int *coll_groups;  /* [K] rack of each worker (hier all-reduce) */
+    int *coll_servers; /* [servers] node ids of sharded servers */
     /* $.network.compression: a codec and a generator per sending node
      * (K + 1), and top-k's error-feedback residuals per directed pair with
      * the server (worker k up: k; down to worker k: K + k), made on first
@@ -664,6 +665,12 @@ cfg_collective alg_ctx_collective(const alg_ctx *c)
     return cfg_algorithm_collective(c->cfg);
 }
 
+int alg_ctx_combines(const alg_ctx *c)
+{
+    return alg_ctx_collective(c) != CFG_COLLECTIVE_PS ||
+           c->cfg->network.servers > 1;
+}
+
 static void on_coll_member(void *user, int64_t tag, int member)
 {
     alg_ctx *c = user;
@@ -682,18 +689,20 @@ void alg_ctx_allreduce(alg_ctx *c, int64_t tag)
         [CFG_COLLECTIVE_TREE] = NET_COLL_ALLREDUCE_TREE,
         [CFG_COLLECTIVE_HIER] = NET_COLL_ALLREDUCE_HIER};
     cfg_collective which = alg_ctx_collective(c);
-    if (!c->colls || which == CFG_COLLECTIVE_PS)
-        SIM_PANIC("an all-reduce in a run whose collective is \"ps\"");
-    net_coll_cfg cc = {.kind = kinds[which],
-                       .members = c->coll_members,
-                       .n_members = c->K,
-                       .group = c->coll_groups,
-                       .bytes = (uint64_t)c->n_params *
-                                    (uint64_t)c->cfg->network.value_bytes +
-                                (uint64_t)c->cfg->network.header_bytes,
-                       .tag = tag,
-                       .on_member = on_coll_member,
-                       .user = c};
+    if (!c->colls)
+        SIM_PANIC("a collective round in a run of one parameter server");
+    net_coll_cfg cc = {
+        .kind = which == CFG_COLLECTIVE_PS ? NET_COLL_PS_ROUND : kinds[which],
+        .members = c->coll_members,
+        .n_members = c->K,
+        .group = c->coll_groups,
+        .servers = c->coll_servers,
+        .n_servers = c->cfg->network.servers,
+        .bytes = (uint64_t)c->n_params * (uint64_t)c->cfg->network.value_bytes +
+                 (uint64_t)c->cfg->network.header_bytes,
+        .tag = tag,
+        .on_member = on_coll_member,
+        .user = c};
     if (net_coll_start(c->colls, &cc) != 0)
         SIM_PANIC("cannot start an all-reduce among %d workers", c->K);
 }
@@ -711,11 +720,23 @@ static int build_network(alg_ctx *c, const net_link_cfg *star_links,
     int hosts = cfg_network_hosts(cfg);
     net_link_cfg link = {.latency_s = cfg->network.link.latency_s,
                          .bandwidth_Bps = cfg->network.link.bandwidth_Bps};
+    /* Sharded servers all take the server's link. */
+    net_link_cfg *shard_links = NULL;
+    if (cfg->network.servers > 1) {
+        shard_links = malloc((size_t)hosts * sizeof *shard_links);
+        if (!shard_links)
+            return sim_err_set(err, SIM_ENOMEM, "out of memory");
+        for (int i = 0; i < hosts; i++)
+            shard_links[i] = star_links[i < c->K ? i : c->K];
+        star_links = shard_links;
+    }
     net_cable *cables = NULL;
     if (cfg->network.n_cables) {
         cables = calloc(cfg->network.n_cables, sizeof *cables);
-        if (!cables)
+        if (!cables) {
+            free(shard_links);
             return sim_err_set(err, SIM_ENOMEM, "out of memory");
+        }
         for (size_t i = 0; i < cfg->network.n_cables; i++) {
             const cfg_cable *cc = &cfg->network.cables[i];
             cables[i] = (net_cable){.a = cc->a,
@@ -750,6 +771,7 @@ static int build_network(alg_ctx *c, const net_link_cfg *star_links,
                      .user = c};
     c->net = net_create_topo(c->loop, &t, &opts, err);
     free(cables);
+    free(shard_links);
     if (!c->net)
         return err->code ? err->code : SIM_ENOMEM;
 
@@ -770,13 +792,17 @@ static int build_network(alg_ctx *c, const net_link_cfg *star_links,
                                cfg->source_path, i, ev->link);
     }
 
-    if (cfg_algorithm_collective(cfg) == CFG_COLLECTIVE_PS)
+    if (!alg_ctx_combines(c))
         return make_codecs(c, err);
+    int P = cfg->network.servers;
     c->colls = net_colls_create(c->net);
     c->coll_members = malloc((size_t)c->K * sizeof *c->coll_members);
     c->coll_groups = malloc((size_t)c->K * sizeof *c->coll_groups);
-    if (!c->colls || !c->coll_members || !c->coll_groups)
+    c->coll_servers = malloc((size_t)P * sizeof *c->coll_servers);
+    if (!c->colls || !c->coll_members || !c->coll_groups || !c->coll_servers)
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
+    for (int s = 0; s < P; s++)
+        c->coll_servers[s] = c->K + s;
     int per_rack =
         cfg->network.hosts_per_rack > 0 ? cfg->network.hosts_per_rack : c->K;
     for (int k = 0; k < c->K; k++) {
@@ -875,6 +901,7 @@ static void ctx_deinit(alg_ctx *c)
     net_colls_destroy(c->colls);
     free(c->coll_members);
     free(c->coll_groups);
+    free(c->coll_servers);
     for (int i = 0; c->codecs && i <= c->K; i++) {
         net_codec_destroy(c->codecs[i]);
         gsl_rng_free(c->codec_rngs[i]);
