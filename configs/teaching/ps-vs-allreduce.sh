@@ -5,6 +5,7 @@
 # its one link carries K models each way per round, so a round grows as
 # 2 K S / B; a ring all-reduce among the workers sends 2 (K - 1) chunks of
 # S / K from each, so a round stays near 2 S / B, plus 2 (K - 1) latencies.
+# Sharding the model over P = 4 servers divides the server links' load by P.
 #
 #   configs/teaching/ps-vs-allreduce.sh [DB]   (default results/ps-vs-allreduce.db)
 #
@@ -16,11 +17,13 @@ dtsim=${DTSIM:-build/dtsim}
 db=${1:-results/ps-vs-allreduce.db}
 mkdir -p "$(dirname "$db")"
 rm -f "$db" "$db-wal" "$db-shm"
-for coll in ps ring; do
+for coll in ps ring ps4; do
     for k in 2 4 8 16 32 64; do
+        # ps4: the model sharded over 4 parameter servers
+        set -- --set algorithm.collective=${coll%4}
+        [ "$coll" = ps4 ] && set -- "$@" --set network.servers=4
         "$dtsim" run configs/teaching/ps-vs-allreduce.json --out "$db" --quiet \
-            --set cluster.workers=$k --set algorithm.collective=$coll \
-            --set "name=$coll K=$k"
+            --set cluster.workers=$k "$@" --set "name=$coll K=$k"
     done
 done
 sqlite3 -header -column "$db" "SELECT name,
