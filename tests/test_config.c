@@ -543,7 +543,7 @@ ParameterizedTestParameters(cfg, rejects_a_bad_config_naming_file_and_path)
          AT "$.network.workers[0].bw: unknown key (known: worker, latency, "
             "bandwidth)"},
         {WITH(SSGD, ", \"model\": {\"init\": {\"lo\": 0}}"),
-         AT "$.model.init.lo: unknown key (known: low, high)"},
+         AT "$.model.init.lo: unknown key (known: kind, low, high)"},
         {WITH(SSGD, ", \"my key\": 1"), AT "$[\"my key\"]: unknown key"},
         {WITH("{\"name\": \"ssgd\", \"mu\": 0.5}", ""),
          AT "$.algorithm.mu: unknown key for algorithm 'ssgd' (known: name, "
@@ -668,6 +668,94 @@ ParameterizedTestParameters(cfg, rejects_a_bad_config_naming_file_and_path)
         {"", "configs/bad.json: empty file"},
         {" \n\t ", "configs/bad.json: empty file"},
         {"{\"seed\": 1,}", "configs/bad.json:1:"},
+        /* models */
+        {WITH(SSGD, ", \"model\": {\"type\": \"cnn\"}"),
+         AT "$.model.type: expected one of \"logreg\", \"softmax\", "
+            "\"mlp\", got \"cnn\""},
+        {WITH(SSGD, ", \"model\": {\"type\": \"logreg\", \"hidden\": [8]}"),
+         AT "$.model.hidden: unknown key for model 'logreg' (known: type, "
+            "init, sigmoid_eps)"},
+        {WITH(SSGD, ", \"model\": {\"type\": \"softmax\", \"activation\": "
+                    "\"tanh\"}"),
+         AT "$.model.activation: unknown key for model 'softmax'"},
+        {WITH(SSGD, ", \"model\": {\"type\": \"mlp\", \"hidden\": [16, 0]}"),
+         AT "$.model.hidden[1]: expected an integer in [1, 1048576], got 0"},
+        {WITH(SSGD, ", \"model\": {\"type\": \"mlp\", \"hidden\": []}"),
+         AT "$.model.hidden: expected an array of 1 to 8 layer widths"},
+        {WITH(SSGD, ", \"model\": {\"type\": \"mlp\", \"activation\": "
+                    "\"sigmoid\"}"),
+         AT "$.model.activation: expected one of \"relu\", \"tanh\", got "
+            "\"sigmoid\""},
+        {WITH(SSGD, ", \"model\": {\"type\": \"mlp\", \"init\": {\"kind\": "
+                    "\"xavier\", \"low\": 0}}"),
+         AT "$.model.init.low: only a uniform init takes a range"},
+        {WITH(SSGD, ", \"model\": {\"init\": {\"kind\": \"he\"}}"),
+         AT "$.model.init.kind: expected one of \"default\", \"uniform\", "
+            "got \"he\""},
+        {WITH(SSGD, ", \"model\": {\"type\": \"softmax\", \"l2\": -1}"),
+         AT "$.model.l2: expected a number >= 0, got -1"},
+        {WITH(SSGD, ", \"model\": {\"type\": \"softmax\", \"n_classes\": 1}"),
+         AT "$.model.n_classes: expected an integer in [2, 1048576], got 1"},
+    /* data */
+#define DATA(d) "{\"algorithm\": " SSGD ", \"data\": " d "}"
+        {DATA("{\"format\": \"parquet\", \"path\": \"d\"}"),
+         AT "$.data.format: expected one of \"csv\", \"libsvm\", \"idx\", "
+            "\"synthetic\", got \"parquet\""},
+        {DATA("{\"format\": \"idx\", \"images\": \"i.gz\"}"),
+         AT "$.data: missing required key \"labels\""},
+        {DATA("{\"format\": \"idx\", \"images\": \"i\", \"labels\": \"l\", "
+              "\"test_images\": \"ti\"}"),
+         AT "$.data: missing required key \"test_labels\""},
+        {DATA("{\"format\": \"idx\", \"images\": \"i\", \"labels\": \"l\", "
+              "\"test_images\": \"ti\", \"test_labels\": \"tl\", "
+              "\"split\": {\"test_fraction\": 0.2}}"),
+         AT "$.data.split: the IDX test set (test_images, test_labels) "
+            "replaces the split"},
+        {DATA("{\"format\": \"idx\", \"path\": \"x\"}"),
+         AT "$.data.path: unknown key for data format 'idx'"},
+        {DATA("{\"format\": \"libsvm\", \"path\": \"x\", \"header\": true}"),
+         AT "$.data.header: unknown key for data format 'libsvm'"},
+        {DATA("{\"format\": \"libsvm\", \"path\": \"x\", \"n_features\": "
+              "-1}"),
+         AT "$.data.n_features: expected an integer in [0, 10000000], got -1"},
+        {DATA("{\"format\": \"synthetic\", \"d\": 4}"),
+         AT "$.data: missing required key \"n\""},
+        {DATA("{\"format\": \"synthetic\", \"kind\": \"linear\", \"n\": 10, "
+              "\"d\": 2, \"classes\": 3}"),
+         AT "$.data.classes: not an option of synthetic kind \"linear\""},
+        {DATA("{\"format\": \"synthetic\", \"kind\": \"spiral\", \"n\": 10, "
+              "\"d\": 2}"),
+         AT "$.data.kind: expected one of \"clusters\", \"linear\", "
+            "\"logistic\", got \"spiral\""},
+        {DATA("{\"path\": \"d\", \"scale\": \"none\", \"standardize\": true}"),
+         AT "$.data.standardize: give \"scale\" or the older \"standardize\", "
+            "not both"},
+        {DATA("{\"path\": \"d\", \"scale\": \"zscore\"}"),
+         AT "$.data.scale: expected one of \"none\", \"standardize\", "
+            "\"minmax\", got \"zscore\""},
+        {DATA("{\"path\": \"d\", \"partition\": \"random\"}"),
+         AT "$.data.partition: expected one of \"contiguous\", \"iid\", "
+            "\"shards\", \"dirichlet\", got \"random\""},
+        {DATA("{\"path\": \"d\", \"partition\": 3}"),
+         AT "$.data.partition: expected a partition name or an object with "
+            "\"kind\", got 3"},
+        {DATA("{\"path\": \"d\", \"partition\": {\"alpha\": 1}}"),
+         AT "$.data.partition: missing required key \"kind\""},
+        {DATA("{\"path\": \"d\", \"partition\": {\"kind\": \"dirichlet\", "
+              "\"alpha\": 0}}"),
+         AT "$.data.partition.alpha: expected a number > 0, got 0"},
+        {DATA("{\"path\": \"d\", \"partition\": {\"kind\": \"iid\", "
+              "\"alpha\": 1}}"),
+         AT "$.data.partition.alpha: not an option of a \"iid\" partition"},
+        {DATA("{\"path\": \"d\", \"partition\": {\"kind\": \"shards\", "
+              "\"shards\": 0}}"),
+         AT "$.data.partition.shards: expected an integer in [1, 1048576], "
+            "got 0"},
+        {DATA("{\"path\": \"d\", \"partition\": {\"kind\": \"dirichlet\", "
+              "\"seed\": 1}}"),
+         AT "$.data.partition.seed: unknown key (known: kind, alpha, shards, "
+            "min_rows)"},
+#undef DATA
     };
     return cr_make_param_array(bad_case, cases, sizeof cases / sizeof *cases);
 }
@@ -675,4 +763,105 @@ ParameterizedTestParameters(cfg, rejects_a_bad_config_naming_file_and_path)
 ParameterizedTest(bad_case *c, cfg, rejects_a_bad_config_naming_file_and_path)
 {
     load_bad(c->json, NULL, 0, c->want);
+}
+
+/* ---- models, data formats and partitions ---- */
+
+static const char models_config[] =
+    "{\"algorithm\": {\"name\": \"ssgd\"},\n"
+    " \"model\": {\"type\": \"mlp\", \"hidden\": [32, 16],\n"
+    "           \"activation\": \"tanh\", \"l2\": 1e-4, \"l1\": 0.5,\n"
+    "           \"n_classes\": 10, \"init\": {\"kind\": \"xavier\"}},\n"
+    " \"data\": {\"path\": \"d.csv.gz\", \"header\": false,\n"
+    "          \"scale\": \"minmax\",\n"
+    "          \"partition\": {\"kind\": \"dirichlet\", \"alpha\": 0.1,\n"
+    "                        \"min_rows\": 5}}}";
+
+Test(cfg, loads_an_mlp_and_a_dirichlet_partition)
+{
+    cfg_experiment *e = load_ok(models_config, "configs/m.json", NULL, 0);
+    cr_assert(eq(str, e->model.type, "mlp"));
+    cr_assert(eq(sz, e->model.n_hidden, 2));
+    cr_assert(eq(long, e->model.hidden[0], 32));
+    cr_assert(eq(long, e->model.hidden[1], 16));
+    cr_assert(eq(int, e->model.activation, 1));
+    cr_assert(eq(dbl, e->model.l2, 1e-4));
+    cr_assert(eq(dbl, e->model.l1, 0.5));
+    cr_assert(eq(long, e->model.n_classes, 10));
+    cr_assert(eq(int, e->model.init, CFG_INIT_XAVIER));
+    cr_assert(eq(int, e->data.scale, CFG_SCALE_MINMAX));
+    cr_assert(eq(int, e->data.standardize, 0));
+    cr_assert(eq(int, e->data.partition, CFG_PARTITION_DIRICHLET));
+    cr_assert(eq(dbl, e->data.alpha, 0.1));
+    cr_assert(eq(long, e->data.min_rows, 5));
+    cfg_experiment_free(e);
+}
+
+Test(cfg, fills_model_and_data_defaults)
+{
+    cfg_experiment *e = load_ok("{\"algorithm\": {\"name\": \"ssgd\"}, "
+                                "\"model\": {\"type\": \"mlp\"}, "
+                                "\"data\": {\"path\": \"d.csv\"}}",
+                                "x.json", NULL, 0);
+    cr_assert(eq(sz, e->model.n_hidden, 1));
+    cr_assert(eq(long, e->model.hidden[0], 128));
+    cr_assert(eq(int, e->model.activation, 0));
+    cr_assert(eq(int, e->model.init, CFG_INIT_DEFAULT));
+    cr_assert(eq(long, e->model.n_classes, 0));
+    cr_assert(eq(int, e->data.format, CFG_FORMAT_CSV));
+    cr_assert(eq(int, e->data.scale, CFG_SCALE_NONE));
+    cr_assert(eq(int, e->data.partition, CFG_PARTITION_CONTIGUOUS));
+    cfg_experiment_free(e);
+}
+
+Test(cfg, keeps_the_older_standardize_key)
+{
+    cfg_experiment *e = load_ok("{\"algorithm\": {\"name\": \"ssgd\"}, "
+                                "\"data\": {\"path\": \"d.csv\", "
+                                "\"standardize\": true}}",
+                                "x.json", NULL, 0);
+    cr_assert(eq(int, e->data.scale, CFG_SCALE_STANDARDIZE));
+    cr_assert(eq(int, e->data.standardize, 1));
+    cfg_experiment_free(e);
+}
+
+/* Prints, reloads the print and prints again: the prints must match. */
+static void check_print_round_trip(const char *text)
+{
+    cfg_experiment *a = load_ok(text, "configs/x.json", NULL, 0);
+    char *ja = cfg_experiment_to_json(a);
+    cr_assert_not_null(ja);
+    cfg_experiment *b = load_ok(ja, "-", NULL, 0);
+    char *jb = cfg_experiment_to_json(b);
+    cr_assert_not_null(jb);
+    cr_assert(eq(str, ja, jb));
+    free(ja);
+    free(jb);
+    cfg_experiment_free(a);
+    cfg_experiment_free(b);
+}
+
+Test(cfg, round_trips_models_formats_and_partitions)
+{
+    check_print_round_trip(models_config);
+    check_print_round_trip(
+        "{\"algorithm\": {\"name\": \"ssgd\"}, \"model\": {\"type\": "
+        "\"softmax\", \"init\": {\"kind\": \"uniform\", \"low\": -0.1, "
+        "\"high\": 0.1}}, \"data\": {\"format\": \"idx\", \"images\": "
+        "\"/i.gz\", \"labels\": \"/l.gz\", \"test_images\": \"/ti.gz\", "
+        "\"test_labels\": \"/tl.gz\", \"partition\": {\"kind\": "
+        "\"shards\", \"shards\": 3}}}");
+    check_print_round_trip(
+        "{\"algorithm\": {\"name\": \"ssgd\"}, \"model\": {\"type\": "
+        "\"softmax\"}, \"data\": {\"format\": \"synthetic\", \"n\": 100, "
+        "\"d\": 5, \"classes\": 4, \"separation\": 2.5, \"partition\": "
+        "\"iid\"}}");
+    check_print_round_trip(
+        "{\"algorithm\": {\"name\": \"ssgd\"}, \"data\": {\"format\": "
+        "\"synthetic\", \"kind\": \"logistic\", \"noise\": 0.5, \"n\": 100, "
+        "\"d\": 5}}");
+    check_print_round_trip(
+        "{\"algorithm\": {\"name\": \"ssgd\"}, \"data\": {\"format\": "
+        "\"libsvm\", \"path\": \"/x.svm\", \"n_features\": 20, "
+        "\"zero_based\": true}}");
 }

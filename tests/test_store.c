@@ -897,3 +897,36 @@ Test(db, a_database_from_before_the_staleness_table_gets_it_and_keeps_its_runs)
     cr_assert(eq(i64, count(s, "SELECT count(*) FROM staleness"), 4));
     db_close(s);
 }
+
+Test(db, writes_label_histograms_and_adds_the_table_to_an_older_database)
+{
+    db_store *s = open_ok(path);
+    db_run_info info = sample_info("labels");
+    int64_t id = begin_ok(s, &info);
+    sample_rows r = sample(1);
+    finish_ok(s, id, &r);
+    db_close(s);
+    sqlite3 *raw;
+    cr_assert(eq(int, sqlite3_open(path, &raw), SQLITE_OK));
+    cr_assert(eq(
+        int, sqlite3_exec(raw, "DROP TABLE label_histogram", NULL, NULL, NULL),
+        SQLITE_OK));
+    sqlite3_close(raw);
+
+    s = open_ok(path);
+    int64_t id2 = begin_ok(s, &info);
+    sample_rows h = sample(2);
+    const int64_t w0[] = {3, 0, 5}, w1[] = {0, 7, 1};
+    h.workers[0].label_rows = w0;
+    h.workers[0].n_labels = 3;
+    h.workers[1].label_rows = w1;
+    h.workers[1].n_labels = 3;
+    finish_ok(s, id2, &h);
+    sqlite3_stmt *st = row(
+        s, "SELECT group_concat(worker || ':' || label || '=' || rows, ' ') "
+           "FROM (SELECT * FROM label_histogram ORDER BY worker, label)");
+    assert_text(st, 0, "0:0=3 0:1=0 0:2=5 1:0=0 1:1=7 1:2=1");
+    sqlite3_finalize(st);
+    cr_assert(eq(i64, count(s, "SELECT count(*) FROM runs"), 2));
+    db_close(s);
+}

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 preset=${1:-release}
 
 packages=(gcc make cmake pkg-config git sqlite3
-          libgsl-dev libsqlite3-dev libcjson-dev libcriterion-dev
+          libgsl-dev libsqlite3-dev libcjson-dev libcriterion-dev zlib1g-dev
           python3-matplotlib chromium)
 missing=()
 for p in "${packages[@]}"; do

@@ -13,14 +13,16 @@
 #include <stdint.h>
 
 typedef enum rng_kind {
-    RNG_INIT = 1,       /* model parameter initialisation */
-    RNG_SAMPLER = 2,    /* a worker's mini-batch sampling */
-    RNG_STRAGGLER = 3,  /* a worker's random compute delays */
-    RNG_SPLIT = 4,      /* train/test split */
-    RNG_ALGORITHM = 5,  /* an algorithm's own draws (e.g. BMUF's delta) */
-    RNG_LINK = 6,       /* a link's jitter */
+    RNG_INIT = 1,        /* model parameter initialisation */
+    RNG_SAMPLER = 2,     /* a worker's mini-batch sampling */
+    RNG_STRAGGLER = 3,   /* a worker's random compute delays */
+    RNG_SPLIT = 4,       /* train/test split */
+    RNG_ALGORITHM = 5,   /* an algorithm's own draws (e.g. BMUF's delta) */
+    RNG_LINK = 6,        /* a link's jitter */
     RNG_WORKER_INIT = 7, /* a worker's own initial model */
-    RNG_COMPRESS = 10   /* a sender's random codec draws (random-k, QSGD) */
+    RNG_COMPRESS = 10,   /* a sender's random codec draws (random-k, QSGD) */
+    RNG_PARTITION = 8,   /* the training rows' partition over workers */
+    RNG_DATA = 9         /* a synthetic data set's draws */
 } rng_kind;
 
 /* One step of the splitmix64 generator: a bijective mix of x. */

@@ -644,10 +644,44 @@ static int parse_algorithm(ctx *cx, const cJSON *o, cfg_experiment *e,
     return 0;
 }
 
+/* Which keys a model type takes beyond "type" and "init". */
+static const char *const *model_keys(const char *type)
+{
+    static const char *const logreg[] = {"type", "init", "sigmoid_eps", NULL};
+    static const char *const softmax[] = {"type", "init", "n_classes",
+                                          "l1",   "l2",   NULL};
+    static const char *const mlp[] = {
+        "type", "init", "n_classes", "hidden", "activation", "l1", "l2", NULL};
+    return strcmp(type, "logreg") == 0    ? logreg
+           : strcmp(type, "softmax") == 0 ? softmax
+                                          : mlp;
+}
+
 static int parse_init(ctx *cx, const cJSON *o, cfg_experiment *e)
 {
-    static const char *const known[] = {"low", "high", NULL};
+    static const char *const known[] = {"kind", "low", "high", NULL};
+    static const char *const kinds[] = {"default", "uniform", "xavier", "he",
+                                        NULL};
+    static const char *const logreg_kinds[] = {"default", "uniform", NULL};
+    int kind = CFG_INIT_DEFAULT;
     TRY(check_keys(cx, o, known));
+    /* The fan-in rules need layers, which logreg (one weight vector with the
+     * bias as a data column) has not. */
+    TRY(field_choice(
+        cx, o, "kind",
+        strcmp(e->model.type, "logreg") == 0 ? logreg_kinds : kinds, &kind));
+    e->model.init = (cfg_init_kind)kind;
+    if (kind == CFG_INIT_XAVIER || kind == CFG_INIT_HE) {
+        const char *bound = get(o, "low") ? "low" : get(o, "high") ? "high" : 0;
+        if (bound) {
+            path_push_key(cx, bound);
+            return fail(cx,
+                        "only a uniform init takes a range (kind is "
+                        "\"%s\")",
+                        kinds[kind]);
+        }
+        return 0;
+    }
     TRY(field_double(cx, o, "low", ANY, &e->model.init_low));
     TRY(field_double(cx, o, "high", ANY, &e->model.init_high));
     if (!(e->model.init_low < e->model.init_high)) {
@@ -664,19 +698,65 @@ static int parse_init(ctx *cx, const cJSON *o, cfg_experiment *e)
     return 0;
 }
 
+static int parse_hidden(ctx *cx, const cJSON *v, cfg_experiment *e)
+{
+    int n = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
+    if (n < 1 || n > CFG_MAX_HIDDEN) {
+        char want[96];
+        snprintf(want, sizeof want,
+                 "an array of 1 to %d layer widths (e.g. [128, 64])",
+                 CFG_MAX_HIDDEN);
+        return expected(cx, want, v);
+    }
+    size_t i = 0;
+    for (const cJSON *c = v->child; c; c = c->next, i++) {
+        size_t saved = path_push_index(cx, i);
+        double d;
+        int rc = read_number(cx, c, "an integer", 1, closed(1, 1 << 20),
+                             EXACT_INT_MAX, &d);
+        path_pop(cx, saved);
+        TRY(rc);
+        e->model.hidden[i] = (long)d;
+    }
+    e->model.n_hidden = i;
+    return 0;
+}
+
 static int parse_model(ctx *cx, const cJSON *o, cfg_experiment *e)
 {
-    static const char *const known[] = {"type", "init", "sigmoid_eps", NULL};
-    static const char *const types[] = {"logreg", NULL};
+    static const char *const types[] = {"logreg", "softmax", "mlp", NULL};
+    static const char *const acts[] = {"relu", "tanh", NULL};
     int type = 0;
-    TRY(check_keys(cx, o, known));
+    if (o && !cJSON_IsObject(o))
+        return expected(cx, "an object", o);
+    /* The type decides which keys are known, so it is read first. */
     TRY(field_choice(cx, o, "type", types, &type));
     e->model.type = strdup(types[type]);
     if (!e->model.type)
         return fail_nomem(cx);
+    const char *const *known = model_keys(e->model.type);
+    char what[64];
+    snprintf(what, sizeof what, "unknown key for model '%s'", types[type]);
+    TRY(check_object(cx, o, known, count_names(known), what));
     TRY(section(cx, o, "init", parse_init, e));
     TRY(field_double(cx, o, "sigmoid_eps", (range){0, 1, 0, 1},
                      &e->model.sigmoid_eps));
+    TRY(field_long(cx, o, "n_classes", closed(2, 1 << 20),
+                   &e->model.n_classes));
+    const cJSON *hidden = get(o, "hidden");
+    if (hidden) {
+        size_t saved = path_push_key(cx, "hidden");
+        int rc = parse_hidden(cx, hidden, e);
+        path_pop(cx, saved);
+        TRY(rc);
+    }
+    if (strcmp(e->model.type, "mlp") == 0 && e->model.n_hidden == 0) {
+        e->model.n_hidden = 1;
+        e->model.hidden[0] = 128; /* MDL_DEFAULT_HIDDEN */
+    }
+    TRY(field_choice(cx, o, "activation", acts, &e->model.activation));
+    TRY(field_double(cx, o, "l1", at_least(0), &e->model.l1));
+    TRY(field_double(cx, o, "l2", at_least(0), &e->model.l2));
     return 0;
 }
 
@@ -700,30 +780,180 @@ static int parse_split(ctx *cx, const cJSON *o, cfg_experiment *e)
     return e->data.split_resolved_path ? 0 : fail_nomem(cx);
 }
 
+/* A data file key: read and resolved against the config's directory. */
+static int field_path(ctx *cx, const cJSON *o, const char *key,
+                      const cfg_experiment *e, char **as_written,
+                      char **resolved)
+{
+    TRY(field_string(cx, o, key, as_written));
+    if (!*as_written)
+        return 0;
+    free(*resolved);
+    *resolved = resolve_path(e->source_path, *as_written);
+    return *resolved ? 0 : fail_nomem(cx);
+}
+
+static int parse_partition(ctx *cx, const cJSON *o, cfg_experiment *e)
+{
+    static const char *const kinds[] = {"contiguous", "iid", "shards",
+                                        "dirichlet", NULL};
+    static const char *const known[] = {"kind", "alpha", "shards", "min_rows",
+                                        NULL};
+    int kind = 0;
+    if (!o)
+        return 0;
+    /* A bare name is short for {"kind": name} with default options. */
+    if (cJSON_IsString(o)) {
+        TRY(read_choice(cx, o, kinds, &kind));
+        e->data.partition = (cfg_partition)kind;
+        return 0;
+    }
+    if (!cJSON_IsObject(o))
+        return expected(cx, "a partition name or an object with \"kind\"", o);
+    TRY(check_keys(cx, o, known));
+    if (!get(o, "kind"))
+        return missing(cx, "kind");
+    TRY(field_choice(cx, o, "kind", kinds, &kind));
+    e->data.partition = (cfg_partition)kind;
+    const char *own = kind == CFG_PARTITION_SHARDS      ? "shards"
+                      : kind == CFG_PARTITION_DIRICHLET ? "alpha"
+                                                        : NULL;
+    for (size_t i = 1; known[i]; i++) {
+        int takes = (own && strcmp(known[i], own) == 0) ||
+                    (kind == CFG_PARTITION_DIRICHLET &&
+                     strcmp(known[i], "min_rows") == 0);
+        if (get(o, known[i]) && !takes) {
+            path_push_key(cx, known[i]);
+            return fail(cx, "not an option of a \"%s\" partition", kinds[kind]);
+        }
+    }
+    TRY(field_double(cx, o, "alpha", above(0), &e->data.alpha));
+    TRY(field_long(cx, o, "shards", closed(1, 1 << 20), &e->data.shards));
+    TRY(field_long(cx, o, "min_rows", closed(0, 1e9), &e->data.min_rows));
+    return 0;
+}
+
+/* Keys of each format beyond the common ones, in cfg_data_format order. */
+static const char *const format_keys[][7] = {
+    {"path", "header", "label_column", NULL},
+    {"path", "n_features", "zero_based", NULL},
+    {"images", "labels", "test_images", "test_labels", NULL},
+    {"kind", "n", "d", "classes", "separation", "noise", NULL},
+};
+
+static int parse_synthetic(ctx *cx, const cJSON *o, cfg_experiment *e)
+{
+    static const char *const kinds[] = {"clusters", "linear", "logistic", NULL};
+    int kind = 0;
+    TRY(field_choice(cx, o, "kind", kinds, &kind));
+    e->data.synth.kind = (cfg_synth_kind)kind;
+    const char *wrong = kind == CFG_SYNTH_CLUSTERS
+                            ? (get(o, "noise") ? "noise" : NULL)
+                        : get(o, "classes")    ? "classes"
+                        : get(o, "separation") ? "separation"
+                                               : NULL;
+    if (wrong) {
+        path_push_key(cx, wrong);
+        return fail(cx, "not an option of synthetic kind \"%s\"", kinds[kind]);
+    }
+    if (!get(o, "n"))
+        return missing(cx, "n");
+    if (!get(o, "d"))
+        return missing(cx, "d");
+    TRY(field_long(cx, o, "n", closed(2, 1e9), &e->data.synth.n));
+    TRY(field_long(cx, o, "d", closed(1, 1e6), &e->data.synth.d));
+    TRY(field_long(cx, o, "classes", closed(2, 1 << 20),
+                   &e->data.synth.classes));
+    TRY(field_double(cx, o, "separation", at_least(0),
+                     &e->data.synth.separation));
+    TRY(field_double(cx, o, "noise", at_least(0), &e->data.synth.noise));
+    return 0;
+}
+
 static int parse_data(ctx *cx, const cJSON *o, cfg_experiment *e)
 {
-    static const char *const known[] = {
-        "path", "format",    "header", "label_column", "split", "standardize",
-        "bias", "partition", NULL};
-    static const char *const formats[] = {"csv", NULL};
-    static const char *const partitions[] = {"contiguous", NULL};
-    int format = 0, partition = 0;
-    TRY(check_keys(cx, o, known));
-    if (!get(o, "path"))
-        return missing(cx, "path");
-    TRY(field_string(cx, o, "path", &e->data.path));
-    e->data.resolved_path = resolve_path(e->source_path, e->data.path);
-    if (!e->data.resolved_path)
-        return fail_nomem(cx);
+    static const char *const formats[] = {"csv", "libsvm", "idx", "synthetic",
+                                          NULL};
+    static const char *const common[] = {"format",      "split", "scale",
+                                         "standardize", "bias",  "partition"};
+    static const char *const scales[] = {"none", "standardize", "minmax", NULL};
+    int format = 0, scale = 0;
+    if (!cJSON_IsObject(o))
+        return expected(cx, "an object", o);
+    /* The format decides which keys are known, so it is read first. */
     TRY(field_choice(cx, o, "format", formats, &format));
-    TRY(field_bool(cx, o, "header", &e->data.header));
-    TRY(field_int(cx, o, "label_column", at_least(-1), &e->data.label_column));
+    e->data.format = (cfg_data_format)format;
+    const char *known[16];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof common / sizeof *common; i++)
+        known[n++] = common[i];
+    for (size_t i = 0; format_keys[format][i]; i++)
+        known[n++] = format_keys[format][i];
+    char what[64];
+    snprintf(what, sizeof what, "unknown key for data format '%s'",
+             formats[format]);
+    TRY(check_object(cx, o, known, n, what));
+
+    switch (e->data.format) {
+    case CFG_FORMAT_CSV:
+    case CFG_FORMAT_LIBSVM:
+        if (!get(o, "path"))
+            return missing(cx, "path");
+        TRY(field_path(cx, o, "path", e, &e->data.path,
+                       &e->data.resolved_path));
+        TRY(field_bool(cx, o, "header", &e->data.header));
+        TRY(field_int(cx, o, "label_column", at_least(-1),
+                      &e->data.label_column));
+        TRY(field_long(cx, o, "n_features", closed(0, 1e7),
+                       &e->data.n_features));
+        TRY(field_bool(cx, o, "zero_based", &e->data.zero_based));
+        break;
+    case CFG_FORMAT_IDX:
+        if (!get(o, "images"))
+            return missing(cx, "images");
+        if (!get(o, "labels"))
+            return missing(cx, "labels");
+        TRY(field_path(cx, o, "images", e, &e->data.images,
+                       &e->data.images_resolved));
+        TRY(field_path(cx, o, "labels", e, &e->data.labels,
+                       &e->data.labels_resolved));
+        if (!get(o, "test_images") != !get(o, "test_labels"))
+            return missing(cx, get(o, "test_images") ? "test_labels"
+                                                     : "test_images");
+        TRY(field_path(cx, o, "test_images", e, &e->data.test_images,
+                       &e->data.test_images_resolved));
+        TRY(field_path(cx, o, "test_labels", e, &e->data.test_labels,
+                       &e->data.test_labels_resolved));
+        e->data.has_test_set = e->data.test_images != NULL;
+        if (e->data.has_test_set && get(o, "split")) {
+            path_push_key(cx, "split");
+            return fail(cx, "the IDX test set (test_images, test_labels) "
+                            "replaces the split: give one or the other");
+        }
+        break;
+    case CFG_FORMAT_SYNTHETIC:
+        TRY(parse_synthetic(cx, o, e));
+        break;
+    }
     TRY(section(cx, o, "split", parse_split, e));
+    if (get(o, "scale") && get(o, "standardize")) {
+        path_push_key(cx, "standardize");
+        return fail(cx, "give \"scale\" or the older \"standardize\", not "
+                        "both");
+    }
+    TRY(field_choice(cx, o, "scale", scales, &scale));
+    if (get(o, "scale"))
+        e->data.scale = (cfg_scale)scale;
     TRY(field_bool(cx, o, "standardize", &e->data.standardize));
+    if (get(o, "standardize"))
+        e->data.scale =
+            e->data.standardize ? CFG_SCALE_STANDARDIZE : CFG_SCALE_NONE;
+    e->data.standardize = e->data.scale == CFG_SCALE_STANDARDIZE;
     TRY(field_bool(cx, o, "bias", &e->data.bias));
-    TRY(field_choice(cx, o, "partition", partitions, &partition));
-    e->data.partition = (cfg_partition)partition;
-    return 0;
+    size_t saved = path_push_key(cx, "partition");
+    int rc = parse_partition(cx, get(o, "partition"), e);
+    path_pop(cx, saved);
+    return rc;
 }
 
 static int parse_batch(ctx *cx, const cJSON *o, cfg_experiment *e)
@@ -1464,6 +1694,10 @@ static void set_defaults(cfg_experiment *e)
     e->data.test_fraction = 0.3;
     e->data.bias = 1;
     e->data.partition = CFG_PARTITION_CONTIGUOUS;
+    e->data.alpha = 0.5;
+    e->data.shards = 2;
+    e->data.synth.classes = 2;
+    e->data.synth.separation = 3;
     e->batch.kind = CFG_BATCH_FRACTION;
     e->batch.fraction = 0.1;
     e->cluster.workers = 4;
@@ -1822,6 +2056,14 @@ void cfg_experiment_free(cfg_experiment *e)
     free(e->data.resolved_path);
     free(e->data.split_file);
     free(e->data.split_resolved_path);
+    free(e->data.images);
+    free(e->data.labels);
+    free(e->data.test_images);
+    free(e->data.test_labels);
+    free(e->data.images_resolved);
+    free(e->data.labels_resolved);
+    free(e->data.test_images_resolved);
+    free(e->data.test_labels_resolved);
     free(e->cluster.speed);
     free(e->cluster.slowdown);
     free(e->cluster.crashes);
@@ -1927,24 +2169,91 @@ char *cfg_experiment_to_json(const cfg_experiment *e)
 
     o = put_new(root, "model", 0, &bad);
     put_str(o, "type", e->model.type, &bad);
+    static const char *const init_names[] = {"default", "uniform", "xavier",
+                                             "he"};
     sub = put_new(o, "init", 0, &bad);
-    put_num(sub, "low", e->model.init_low, &bad);
-    put_num(sub, "high", e->model.init_high, &bad);
-    put_num(o, "sigmoid_eps", e->model.sigmoid_eps, &bad);
+    put_str(sub, "kind", init_names[e->model.init], &bad);
+    if (e->model.init == CFG_INIT_DEFAULT || e->model.init == CFG_INIT_UNIFORM) {
+        put_num(sub, "low", e->model.init_low, &bad);
+        put_num(sub, "high", e->model.init_high, &bad);
+    }
+    if (strcmp(e->model.type, "logreg") == 0) {
+        put_num(o, "sigmoid_eps", e->model.sigmoid_eps, &bad);
+    } else {
+        if (e->model.n_classes)
+            put_num(o, "n_classes", (double)e->model.n_classes, &bad);
+        if (strcmp(e->model.type, "mlp") == 0) {
+            arr = put_new(o, "hidden", 1, &bad);
+            for (size_t i = 0; i < e->model.n_hidden; i++)
+                put_num(arr, NULL, (double)e->model.hidden[i], &bad);
+            put_str(o, "activation", e->model.activation ? "tanh" : "relu",
+                    &bad);
+        }
+        put_num(o, "l1", e->model.l1, &bad);
+        put_num(o, "l2", e->model.l2, &bad);
+    }
 
+    static const char *const format_names[] = {"csv", "libsvm", "idx",
+                                               "synthetic"};
+    static const char *const synth_names[] = {"clusters", "linear",
+                                              "logistic"};
+    static const char *const scale_names[] = {"none", "standardize", "minmax"};
+    static const char *const partition_names[] = {"contiguous", "iid",
+                                                  "shards", "dirichlet"};
     o = put_new(root, "data", 0, &bad);
-    put_str(o, "path", e->data.resolved_path, &bad);
-    put_str(o, "format", "csv", &bad);
-    put_bool(o, "header", e->data.header, &bad);
-    put_num(o, "label_column", e->data.label_column, &bad);
-    sub = put_new(o, "split", 0, &bad);
-    if (e->data.split == CFG_SPLIT_FILE)
-        put_str(sub, "file", e->data.split_resolved_path, &bad);
-    else
-        put_num(sub, "test_fraction", e->data.test_fraction, &bad);
-    put_bool(o, "standardize", e->data.standardize, &bad);
+    put_str(o, "format", format_names[e->data.format], &bad);
+    switch (e->data.format) {
+    case CFG_FORMAT_CSV:
+        put_str(o, "path", e->data.resolved_path, &bad);
+        put_bool(o, "header", e->data.header, &bad);
+        put_num(o, "label_column", e->data.label_column, &bad);
+        break;
+    case CFG_FORMAT_LIBSVM:
+        put_str(o, "path", e->data.resolved_path, &bad);
+        put_num(o, "n_features", (double)e->data.n_features, &bad);
+        put_bool(o, "zero_based", e->data.zero_based, &bad);
+        break;
+    case CFG_FORMAT_IDX:
+        put_str(o, "images", e->data.images_resolved, &bad);
+        put_str(o, "labels", e->data.labels_resolved, &bad);
+        if (e->data.has_test_set) {
+            put_str(o, "test_images", e->data.test_images_resolved, &bad);
+            put_str(o, "test_labels", e->data.test_labels_resolved, &bad);
+        }
+        break;
+    case CFG_FORMAT_SYNTHETIC:
+        put_str(o, "kind", synth_names[e->data.synth.kind], &bad);
+        put_num(o, "n", (double)e->data.synth.n, &bad);
+        put_num(o, "d", (double)e->data.synth.d, &bad);
+        if (e->data.synth.kind == CFG_SYNTH_CLUSTERS) {
+            put_num(o, "classes", (double)e->data.synth.classes, &bad);
+            put_num(o, "separation", e->data.synth.separation, &bad);
+        } else {
+            put_num(o, "noise", e->data.synth.noise, &bad);
+        }
+        break;
+    }
+    if (!e->data.has_test_set) {
+        sub = put_new(o, "split", 0, &bad);
+        if (e->data.split == CFG_SPLIT_FILE)
+            put_str(sub, "file", e->data.split_resolved_path, &bad);
+        else
+            put_num(sub, "test_fraction", e->data.test_fraction, &bad);
+    }
+    put_str(o, "scale", scale_names[e->data.scale], &bad);
     put_bool(o, "bias", e->data.bias, &bad);
-    put_str(o, "partition", "contiguous", &bad);
+    if (e->data.partition == CFG_PARTITION_CONTIGUOUS) {
+        put_str(o, "partition", "contiguous", &bad);
+    } else {
+        sub = put_new(o, "partition", 0, &bad);
+        put_str(sub, "kind", partition_names[e->data.partition], &bad);
+        if (e->data.partition == CFG_PARTITION_SHARDS)
+            put_num(sub, "shards", (double)e->data.shards, &bad);
+        if (e->data.partition == CFG_PARTITION_DIRICHLET) {
+            put_num(sub, "alpha", e->data.alpha, &bad);
+            put_num(sub, "min_rows", (double)e->data.min_rows, &bad);
+        }
+    }
 
     o = put_new(root, "batch", 0, &bad);
     if (e->batch.kind == CFG_BATCH_SIZE)

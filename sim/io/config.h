@@ -50,7 +50,40 @@ typedef struct cfg_algorithm_spec {
 /* ---- the experiment ---- */
 
 typedef enum cfg_split_kind { CFG_SPLIT_FRACTION, CFG_SPLIT_FILE } cfg_split_kind;
-typedef enum cfg_partition { CFG_PARTITION_CONTIGUOUS } cfg_partition;
+/* In ml_partition_kind order (sim/ml/partition.h), which the engine relies
+ * on. */
+typedef enum cfg_partition {
+    CFG_PARTITION_CONTIGUOUS,
+    CFG_PARTITION_IID,
+    CFG_PARTITION_SHARDS,
+    CFG_PARTITION_DIRICHLET
+} cfg_partition;
+typedef enum cfg_data_format {
+    CFG_FORMAT_CSV,
+    CFG_FORMAT_LIBSVM,
+    CFG_FORMAT_IDX,
+    CFG_FORMAT_SYNTHETIC
+} cfg_data_format;
+typedef enum cfg_scale {
+    CFG_SCALE_NONE,
+    CFG_SCALE_STANDARDIZE,
+    CFG_SCALE_MINMAX
+} cfg_scale;
+/* Synthetic tasks (sim/ml/loaders.h): Gaussian clusters, or a linear or
+ * logistic teacher. */
+typedef enum cfg_synth_kind {
+    CFG_SYNTH_CLUSTERS,
+    CFG_SYNTH_LINEAR,
+    CFG_SYNTH_LOGISTIC
+} cfg_synth_kind;
+/* In mdl_init_kind order (sim/ml/model.h). */
+typedef enum cfg_init_kind {
+    CFG_INIT_DEFAULT,
+    CFG_INIT_UNIFORM,
+    CFG_INIT_XAVIER,
+    CFG_INIT_HE
+} cfg_init_kind;
+#define CFG_MAX_HIDDEN 8 /* MDL_MAX_HIDDEN */
 typedef enum cfg_batch_kind { CFG_BATCH_FRACTION, CFG_BATCH_SIZE } cfg_batch_kind;
 typedef enum cfg_compute_kind {
     CFG_COMPUTE_SECONDS_PER_SAMPLE,
@@ -147,23 +180,52 @@ typedef struct cfg_experiment {
     } algorithm;
 
     struct {
-        char *type;        /* "logreg" */
-        double init_low, init_high; /* uniform initial weights, default [-1, 1) */
-        double sigmoid_eps; /* default 0; the post uses 1e-6 */
+        char *type;         /* "logreg", "softmax" or "mlp" */
+        cfg_init_kind init; /* default: the model's own choice */
+        /* uniform (and the default of logreg, softmax) initial weights in
+         * [init_low, init_high); default [-1, 1) */
+        double init_low, init_high;
+        double sigmoid_eps; /* logreg: default 0; the post uses 1e-6 */
+        /* softmax, mlp: classes; 0 (default) = 1 + the largest label */
+        long n_classes;
+        size_t n_hidden;             /* mlp: default one layer of 128 */
+        long hidden[CFG_MAX_HIDDEN]; /* mlp: units per layer, input first */
+        int activation;              /* mlp: 0 relu (default), 1 tanh */
+        double l1, l2;               /* softmax, mlp: penalties, default 0 */
     } model;
 
     struct {
-        char *path;          /* as written in the file */
-        char *resolved_path; /* relative to the config file's directory */
-        int header;          /* skip the first line; default 1 */
-        int label_column;    /* -1 = last (default) */
+        cfg_data_format format; /* default csv */
+        char *path;             /* csv, libsvm: as written in the file */
+        char *resolved_path;    /* relative to the config file's directory */
+        int header;             /* csv: skip the first line; default 1 */
+        int label_column;       /* csv: -1 = last (default) */
+        long n_features;        /* libsvm: 0 (default) = the largest index */
+        int zero_based;         /* libsvm: default 0 */
+        /* idx: as written and resolved; the test pair is optional and, when
+         * given, is the test set (no split). */
+        char *images, *labels, *test_images, *test_labels;
+        char *images_resolved, *labels_resolved, *test_images_resolved,
+            *test_labels_resolved;
+        struct {
+            cfg_synth_kind kind; /* default clusters */
+            long n, d;           /* rows >= 2, dimension >= 1 */
+            long classes;        /* clusters: >= 2, default 2 */
+            double separation;   /* clusters: >= 0, default 3 */
+            double noise;        /* teachers: >= 0, default 0 */
+        } synth;
         cfg_split_kind split;
-        double test_fraction;     /* CFG_SPLIT_FRACTION: in (0, 1), default 0.3 */
-        char *split_file;         /* CFG_SPLIT_FILE: as written */
+        double test_fraction; /* CFG_SPLIT_FRACTION: in (0, 1), default 0.3 */
+        char *split_file;     /* CFG_SPLIT_FILE: as written */
         char *split_resolved_path;
-        int standardize;     /* default 0 */
-        int bias;            /* append a column of ones; default 1 */
-        cfg_partition partition;
+        int has_test_set; /* idx with test_images: no split */
+        cfg_scale scale;  /* default none */
+        int standardize;  /* scale == CFG_SCALE_STANDARDIZE (older key) */
+        int bias;         /* append a column of ones; default 1 */
+        cfg_partition partition; /* default contiguous */
+        double alpha;            /* dirichlet: > 0, default 0.5 */
+        long shards;   /* shards: classes per worker >= 1, default 2 */
+        long min_rows; /* dirichlet: rows every worker gets, default 0 */
     } data;
 
     struct {

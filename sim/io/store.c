@@ -21,6 +21,7 @@ struct db_store {
     sqlite3_stmt *metric_one, *metric_batch, *worker_one;
     sqlite3_stmt *event_one, *event_batch;
     sqlite3_stmt *staleness_one;
+    sqlite3_stmt *label_one;
 };
 
 /* Added after the first release of schema dtsim-1: created when missing, so
@@ -31,7 +32,17 @@ struct db_store {
     " worker INTEGER NOT NULL,"                                                \
     " staleness INTEGER NOT NULL,"                                             \
     " updates INTEGER NOT NULL,"                                               \
-    " PRIMARY KEY (run_id, worker, staleness));"
+    " PRIMARY KEY (run_id, worker, staleness));" LABEL_TABLE
+
+/* Added with the non-IID partitions, likewise: the training rows of each
+ * label each worker holds, so a run's data skew is on record. */
+#define LABEL_TABLE                                                            \
+    "CREATE TABLE IF NOT EXISTS label_histogram("                              \
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id),"                        \
+    " worker INTEGER NOT NULL,"                                                \
+    " label INTEGER NOT NULL,"                                                 \
+    " rows INTEGER NOT NULL,"                                                  \
+    " PRIMARY KEY (run_id, worker, label));"
 
 /* Extras beyond DESIGN.md (total_messages, steps, final_loss, table meta)
  * are appended so the documented columns keep their documented order. Only
@@ -135,6 +146,9 @@ static const char staleness_one_sql[] =
     "INSERT INTO staleness(run_id, worker, staleness, updates)"
     " VALUES(?, ?, ?, ?)";
 static const char event_batch_sql[] = EVENT_INSERT X64(EVENT_ROW);
+static const char label_one_sql[] =
+    "INSERT INTO label_histogram(run_id, worker, label, rows)"
+    " VALUES(?, ?, ?, ?)";
 
 const char *db_status_name(db_status s)
 {
@@ -321,6 +335,7 @@ static int prepare_all(db_store *s, sim_err *err)
         {&s->event_one, event_one_sql},
         {&s->event_batch, event_batch_sql},
         {&s->staleness_one, staleness_one_sql},
+        {&s->label_one, label_one_sql},
     };
     for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
         /* These live as long as the connection; PERSISTENT keeps them out
@@ -426,10 +441,10 @@ void db_close(db_store *db)
 {
     if (!db)
         return;
-    sqlite3_stmt *all[] = {db->begin,        db->commit,       db->rollback,
-                           db->run_insert,   db->run_update,   db->metric_one,
-                           db->metric_batch, db->worker_one,   db->event_one,
-                           db->event_batch,  db->staleness_one};
+    sqlite3_stmt *all[] = {db->begin,        db->commit,        db->rollback,
+                           db->run_insert,   db->run_update,    db->metric_one,
+                           db->metric_batch, db->worker_one,    db->event_one,
+                           db->event_batch,  db->staleness_one, db->label_one};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]); /* NULL-safe */
     /* Every statement is finalized, so close cannot be refused as busy; its
@@ -591,6 +606,33 @@ static int insert_staleness(db_store *s, int64_t run_id,
     return SQLITE_OK;
 }
 
+/* One row per (worker, label), zeros included: a worker that holds no
+ * row of a label is the skew the table is there to show. */
+static int insert_labels(db_store *s, int64_t run_id, const db_worker *workers,
+                         size_t n)
+{
+    sqlite3_stmt *st = s->label_one;
+    for (size_t i = 0; i < n; i++) {
+        const db_worker *w = &workers[i];
+        for (size_t c = 0; w->label_rows && c < w->n_labels; c++) {
+            int rc;
+            (void)(((rc = sqlite3_bind_int64(st, 1, run_id)) == SQLITE_OK) &&
+                   ((rc = sqlite3_bind_int(st, 2, w->worker)) == SQLITE_OK) &&
+                   ((rc = sqlite3_bind_int64(st, 3, (int64_t)c)) ==
+                    SQLITE_OK) &&
+                   ((rc = sqlite3_bind_int64(st, 4, w->label_rows[c])) ==
+                    SQLITE_OK));
+            if (rc != SQLITE_OK) {
+                sqlite3_clear_bindings(st);
+                return rc;
+            }
+            if ((rc = step_once(st)) != SQLITE_OK)
+                return rc;
+        }
+    }
+    return SQLITE_OK;
+}
+
 static int put_result(db_store *s, int64_t run_id, const db_run_result *r)
 {
     sqlite3_stmt *st = s->run_update;
@@ -649,6 +691,8 @@ int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
                          n_workers, sizeof *workers);
     if (rc == SQLITE_OK)
         rc = insert_staleness(db, run_id, workers, n_workers);
+    if (rc == SQLITE_OK)
+        rc = insert_labels(db, run_id, workers, n_workers);
     if (rc == SQLITE_OK)
         rc = insert_rows(db->event_one, db->event_batch, EVENT_COLS, bind_event,
                          run_id, events, n_events, sizeof *events);

@@ -1,9 +1,10 @@
 /* store.h: results in one SQLite file.
  *
  * The schema is a contract with users' scripts (see README "Results
- * database"): tables runs, metrics, workers, staleness and events, with the columns
- * named in DESIGN.md plus a few documented extras. A database may hold many
- * runs; opening an existing dtsim database appends. A database made by
+ * database"): tables runs, metrics, workers, staleness, label_histogram and
+ * events, with the columns named in DESIGN.md plus a few documented extras.
+ * A database may hold many runs; opening an existing dtsim database appends.
+ * A database made by
  * another program (tables of ours missing columns, or not SQLite at all) is
  * refused with SIM_EDB.
  *
@@ -79,6 +80,10 @@ typedef struct db_worker {
      * counts: the rows of table staleness. May be NULL. */
     const db_staleness *staleness;
     size_t n_staleness;
+    /* label_rows[c] = training rows of label c the worker holds, c in
+     * 0..n_labels-1: the rows of table label_histogram. May be NULL. */
+    const int64_t *label_rows;
+    size_t n_labels;
 } db_worker;
 
 typedef struct db_event {

@@ -11,54 +11,212 @@
 #include "../core/event.h"
 #include "../core/rng.h"
 #include "../ml/batch.h"
+#include "../ml/loaders.h"
 #include "../ml/model.h"
+#include "../ml/partition.h"
 #include "../net/collective.h"
 #include "../net/compress.h"
 #include "../net/net.h"
 
 /* ------------------------------------------------------------------ data */
 
+/* What to call the data in messages: its file, or what makes it. */
+static const char *data_name(const cfg_experiment *cfg)
+{
+    switch (cfg->data.format) {
+    case CFG_FORMAT_IDX:
+        return cfg->data.images;
+    case CFG_FORMAT_SYNTHETIC:
+        return "synthetic data";
+    default:
+        return cfg->data.path;
+    }
+}
+
+/* The whole data set of the config, and its test set when the format has
+ * its own (IDX test files); *test stays NULL otherwise. */
+static int read_data(const cfg_experiment *cfg, ml_dataset **all,
+                     ml_dataset **test, sim_err *err)
+{
+    *test = NULL;
+    switch (cfg->data.format) {
+    case CFG_FORMAT_CSV: {
+        ml_csv_opts o = {.header = cfg->data.header,
+                         .label_column = cfg->data.label_column,
+                         .delimiter = ','};
+        return ml_csv_load(cfg->data.resolved_path, &o, all, err);
+    }
+    case CFG_FORMAT_LIBSVM: {
+        ml_libsvm_opts o = {.n_features = (size_t)cfg->data.n_features,
+                            .zero_based = cfg->data.zero_based};
+        return ml_libsvm_load(cfg->data.resolved_path, &o, all, err);
+    }
+    case CFG_FORMAT_IDX: {
+        ml_idx_opts o = {0};
+        int rc = ml_idx_load(cfg->data.images_resolved,
+                             cfg->data.labels_resolved, &o, all, err);
+        if (rc || !cfg->data.has_test_set)
+            return rc;
+        rc = ml_idx_load(cfg->data.test_images_resolved,
+                         cfg->data.test_labels_resolved, &o, test, err);
+        if (rc == 0 && (*test)->d != (*all)->d)
+            rc = sim_err_set(err, SIM_EDATA,
+                             "%s: test items have %zu values, training items "
+                             "(%s) %zu",
+                             cfg->data.test_images, (*test)->d,
+                             cfg->data.images, (*all)->d);
+        return rc;
+    }
+    case CFG_FORMAT_SYNTHETIC: {
+        gsl_rng *r = rng_stream_create(cfg->seed, RNG_DATA, 0);
+        if (!r)
+            return sim_err_set(err, SIM_ENOMEM, "out of memory");
+        size_t n = (size_t)cfg->data.synth.n, dim = (size_t)cfg->data.synth.d;
+        int rc =
+            cfg->data.synth.kind == CFG_SYNTH_CLUSTERS
+                ? ml_synth_clusters(n, dim, (size_t)cfg->data.synth.classes,
+                                    cfg->data.synth.separation, r, all, err)
+                : ml_synth_teacher(n, dim,
+                                   cfg->data.synth.kind == CFG_SYNTH_LINEAR
+                                       ? ML_TEACHER_LINEAR
+                                       : ML_TEACHER_LOGISTIC,
+                                   cfg->data.synth.noise, r, NULL, all, err);
+        gsl_rng_free(r);
+        return rc;
+    }
+    }
+    return sim_err_set(err, SIM_EINVAL, "unknown data format");
+}
+
+/* Labels must fit the model: logreg is binary, and softmax and mlp given
+ * n_classes take labels 0..n_classes-1. Checked here, before a run is
+ * recorded, so that a wrong label is bad input and not a panic in the
+ * gradient. */
+static int check_labels(const cfg_experiment *cfg, size_t n_classes,
+                        sim_err *err)
+{
+    size_t limit = strcmp(cfg->model.type, "logreg") == 0
+                       ? 2
+                       : (size_t)cfg->model.n_classes;
+    if (limit == 0 || n_classes <= limit)
+        return 0;
+    return sim_err_set(err, SIM_EDATA,
+                       "%s: label %zu is outside the %zu classes of model %s "
+                       "(labels must be 0..%zu%s)",
+                       data_name(cfg), n_classes - 1, limit, cfg->model.type,
+                       limit - 1,
+                       strcmp(cfg->model.type, "logreg") == 0
+                           ? "; softmax or mlp take more classes"
+                           : "; raise $.model.n_classes");
+}
+
+/* Shares the training rows among the workers as $.data.partition says,
+ * reordering d->train so that each worker's rows are contiguous, and counts
+ * each worker's labels. The contiguous partition leaves the rows in place,
+ * so runs that ask for it are unchanged. */
+static int partition_data(const cfg_experiment *cfg, eng_data *d, sim_err *err)
+{
+    int K = cfg->cluster.workers;
+    size_t n = d->train->n, C = d->n_classes;
+    d->K = K;
+    d->offset = calloc((size_t)K + 1, sizeof *d->offset);
+    d->label_rows = calloc((size_t)K * C, sizeof *d->label_rows);
+    if (!d->offset || !d->label_rows)
+        return sim_err_set(err, SIM_ENOMEM, "out of memory");
+    if (cfg->data.partition == CFG_PARTITION_CONTIGUOUS) {
+        for (int k = 0; k < K; k++)
+            ml_partition_contiguous(n, K, k, &d->offset[k], &d->offset[k + 1]);
+    } else {
+        ml_partition_opts po = {.kind = (ml_partition_kind)cfg->data.partition,
+                                .shards = (size_t)cfg->data.shards,
+                                .alpha = cfg->data.alpha,
+                                .min_rows = (size_t)cfg->data.min_rows};
+        ml_partition p;
+        gsl_rng *r = rng_stream_create(cfg->seed, RNG_PARTITION, 0);
+        int rc = r ? ml_partition_make(&p, &po, d->train->y, n, C, K, r, err)
+                   : sim_err_set(err, SIM_ENOMEM, "out of memory");
+        gsl_rng_free(r);
+        if (rc == SIM_EINVAL || rc == SIM_EDATA) {
+            /* Options the data cannot meet are the user's to fix: say where
+             * they were given. */
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err->msg);
+            return sim_err_set(err, SIM_EDATA, "%s: $.data.partition: %s",
+                               cfg->source_path, why);
+        }
+        if (rc)
+            return rc;
+        ml_dataset *moved = ml_dataset_subset(d->train, p.perm, n);
+        if (moved) {
+            memcpy(d->offset, p.offset, ((size_t)K + 1) * sizeof *d->offset);
+            ml_dataset_free(d->train);
+            d->train = moved;
+        }
+        ml_partition_deinit(&p);
+        if (!moved)
+            return sim_err_set(err, SIM_ENOMEM, "out of memory");
+    }
+    for (int k = 0; k < K; k++)
+        for (size_t i = d->offset[k]; i < d->offset[k + 1]; i++)
+            d->label_rows[(size_t)k * C + (size_t)d->train->y[i]]++;
+    return 0;
+}
+
 int eng_data_load(const cfg_experiment *cfg, eng_data *d, sim_err *err)
 {
     memset(d, 0, sizeof *d);
-    ml_csv_opts opts = {.header = cfg->data.header,
-                        .label_column = cfg->data.label_column,
-                        .delimiter = ','};
-    ml_dataset *all = NULL;
+    ml_dataset *all = NULL, *own_test = NULL;
     size_t *train = NULL, *test = NULL, n_train = 0, n_test = 0;
-    int rc = ml_csv_load(cfg->data.resolved_path, &opts, &all, err);
-    if (rc)
-        return rc;
-
-    if (cfg->data.split == CFG_SPLIT_FILE) {
-        rc = ml_split_from_file(cfg->data.split_resolved_path, all->n, &train,
-                                &n_train, &test, &n_test, err);
-    } else {
-        gsl_rng *r = rng_stream_create(cfg->seed, RNG_SPLIT, 0);
-        rc = r ? ml_split_random(all->n, cfg->data.test_fraction, r, &train,
-                                 &n_train, &test, &n_test, err)
-               : sim_err_set(err, SIM_ENOMEM, "out of memory");
-        gsl_rng_free(r);
-    }
+    int rc = read_data(cfg, &all, &own_test, err);
     if (rc)
         goto done;
-    if (n_train < (size_t)cfg->cluster.workers) {
+
+    if (own_test) {
+        d->train = all;
+        d->test = own_test;
+        all = own_test = NULL;
+    } else {
+        if (cfg->data.split == CFG_SPLIT_FILE) {
+            rc = ml_split_from_file(cfg->data.split_resolved_path, all->n,
+                                    &train, &n_train, &test, &n_test, err);
+        } else {
+            gsl_rng *r = rng_stream_create(cfg->seed, RNG_SPLIT, 0);
+            rc = r ? ml_split_random(all->n, cfg->data.test_fraction, r, &train,
+                                     &n_train, &test, &n_test, err)
+                   : sim_err_set(err, SIM_ENOMEM, "out of memory");
+            gsl_rng_free(r);
+        }
+        if (rc)
+            goto done;
+        d->train = ml_dataset_subset(all, train, n_train);
+        d->test = ml_dataset_subset(all, test, n_test);
+        if (!d->train || !d->test) {
+            rc = sim_err_set(err, SIM_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    if (d->train->n < (size_t)cfg->cluster.workers) {
         rc = sim_err_set(err, SIM_EDATA,
                          "%s: %zu training rows cannot be shared by %d "
                          "workers",
-                         cfg->data.path, n_train, cfg->cluster.workers);
+                         data_name(cfg), d->train->n, cfg->cluster.workers);
         goto done;
     }
-    d->train = ml_dataset_subset(all, train, n_train);
-    d->test = ml_dataset_subset(all, test, n_test);
-    if (!d->train || !d->test) {
-        rc = sim_err_set(err, SIM_ENOMEM, "out of memory");
+    size_t c_train = 0, c_test = 0;
+    if ((rc = ml_dataset_n_classes(d->train, &c_train, err)) ||
+        (rc = ml_dataset_n_classes(d->test, &c_test, err)))
         goto done;
-    }
-    if (cfg->data.standardize)
+    d->n_classes = c_train > c_test ? c_train : c_test;
+    if ((rc = check_labels(cfg, d->n_classes, err)))
+        goto done;
+    if (cfg->data.scale == CFG_SCALE_STANDARDIZE)
         ml_dataset_standardize(d->train, d->test);
+    else if (cfg->data.scale == CFG_SCALE_MINMAX)
+        ml_dataset_scale_minmax(d->train, d->test);
     if (cfg->data.bias && ((rc = ml_dataset_add_bias(d->train, err)) ||
                            (rc = ml_dataset_add_bias(d->test, err))))
+        goto done;
+    if ((rc = partition_data(cfg, d, err)))
         goto done;
     if (cfg->cluster.trace_resolved_path &&
         (rc = tr_load(cfg->cluster.trace_resolved_path, cfg->cluster.workers,
@@ -66,6 +224,7 @@ int eng_data_load(const cfg_experiment *cfg, eng_data *d, sim_err *err)
         goto done;
 done:
     ml_dataset_free(all);
+    ml_dataset_free(own_test);
     free(train);
     free(test);
     if (rc)
@@ -78,8 +237,12 @@ void eng_data_free(eng_data *d)
     ml_dataset_free(d->train);
     ml_dataset_free(d->test);
     free(d->trace);
+    free(d->offset);
+    free(d->label_rows);
     d->train = d->test = NULL;
     d->trace = NULL;
+    d->offset = NULL;
+    d->label_rows = NULL;
     d->n_trace = 0;
 }
 
@@ -244,8 +407,17 @@ void alg_ctx_init_model(alg_ctx *c, double *w, alg_stream stream,
     gsl_rng *r = rng_stream_create(c->cfg->seed, (rng_kind)stream, index);
     if (!r)
         SIM_PANIC("out of memory creating an RNG stream");
-    mdl_init_uniform(w, c->n_params, c->cfg->model.init_low,
-                     c->cfg->model.init_high, r);
+    /* A uniform range (the default of logreg and softmax) is drawn here as
+     * it always was, so those runs keep their rows; the fan-in rules and the
+     * MLP's default are the model's. The algorithm's own state (BMUF's
+     * delta) is not a model and stays uniform. */
+    cfg_init_kind kind = c->cfg->model.init;
+    if (stream == ALG_STREAM_ALGORITHM || kind == CFG_INIT_UNIFORM ||
+        (kind == CFG_INIT_DEFAULT && strcmp(c->cfg->model.type, "mlp") != 0))
+        mdl_init_uniform(w, c->n_params, c->cfg->model.init_low,
+                         c->cfg->model.init_high, r);
+    else
+        mdl_init_params(c->model, w, r);
     gsl_rng_free(r);
 }
 
@@ -926,9 +1098,28 @@ static int ctx_init(alg_ctx *c, const cfg_experiment *cfg, const alg_ops *ops,
     c->K = cfg->cluster.workers;
     c->last_recorded_step = -1;
 
-    mdl_opts mo = {.d = d->train->d, .sigmoid_eps = cfg->model.sigmoid_eps};
-    int rc = mdl_create(cfg->model.type, &mo, &c->model, err);
+    /* A sweep shares data among runs whose models differ, so the labels
+     * are checked against each run's model again. */
+    int rc = check_labels(cfg, d->n_classes, err);
     if (rc)
+        return rc;
+    if (d->K != c->K)
+        SIM_PANIC("data partitioned for %d workers, run has %d", d->K, c->K);
+    mdl_opts mo = {.d = d->train->d,
+                   .sigmoid_eps = cfg->model.sigmoid_eps,
+                   .n_classes = cfg->model.n_classes
+                                    ? (size_t)cfg->model.n_classes
+                                    : (d->n_classes > 2 ? d->n_classes : 2),
+                   .n_hidden = cfg->model.n_hidden,
+                   .activation = (mdl_act)cfg->model.activation,
+                   .l2 = cfg->model.l2,
+                   .l1 = cfg->model.l1,
+                   .init = (mdl_init_kind)cfg->model.init,
+                   .init_low = cfg->model.init_low,
+                   .init_high = cfg->model.init_high};
+    for (size_t i = 0; i < cfg->model.n_hidden && i < MDL_MAX_HIDDEN; i++)
+        mo.hidden[i] = (size_t)cfg->model.hidden[i];
+    if ((rc = mdl_create(cfg->model.type, &mo, &c->model, err)))
         return rc;
     c->n_params = c->model->ops->n_params(c->model);
 
@@ -1007,8 +1198,8 @@ static int ctx_init(alg_ctx *c, const cfg_experiment *cfg, const alg_ops *ops,
             free(links);
             return sim_err_set(err, SIM_ENOMEM, "out of memory");
         }
-        ml_partition_contiguous(d->train->n, c->K, k, &c->row_begin[k],
-                                &c->row_end[k]);
+        c->row_begin[k] = d->offset[k];
+        c->row_end[k] = d->offset[k + 1];
         snprintf(out->entity_names[k], sizeof out->entity_names[k], "worker%d",
                  k);
         links[k] = (net_link_cfg){
@@ -1075,7 +1266,9 @@ static int collect_workers(alg_ctx *c)
                 w->updates ? w->staleness_sum / (double)w->updates : NAN,
             .max_staleness = w->staleness_max,
             .staleness = o->staleness + at,
-            .n_staleness = c->hist_len[k]};
+            .n_staleness = c->hist_len[k],
+            .label_rows = c->data->label_rows + (size_t)k * c->data->n_classes,
+            .n_labels = c->data->n_classes};
         if (c->hist_len[k])
             memcpy(o->staleness + at, c->hist[k],
                    c->hist_len[k] * sizeof *o->staleness);

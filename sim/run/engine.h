@@ -33,6 +33,13 @@ typedef struct eng_data {
     ml_dataset *test;
     tr_row *trace; /* $.cluster.trace, sorted by time; NULL when none */
     size_t n_trace;
+    size_t n_classes; /* 1 + the largest label of train and test */
+    /* The partition ($.data.partition): worker k holds the training rows
+     * [offset[k], offset[k + 1]) (K + 1 entries), and label_rows[k *
+     * n_classes + c] of them have label c. */
+    int K;
+    size_t *offset;
+    int64_t *label_rows;
 } eng_data;
 
 typedef struct eng_output {
