@@ -122,6 +122,8 @@ void alg_ctx_init_model(alg_ctx *ctx, double *w, alg_stream stream,
 /* A generator owned by the simulator for the algorithm's own draws. */
 gsl_rng *alg_ctx_rng(alg_ctx *ctx);
 
+/* Training rows worker holds ($.data.partition): FedAvg weighs by it. */
+size_t alg_ctx_worker_rows(const alg_ctx *ctx, int worker);
 /* Draws worker's next mini-batch from its own sampling stream; returns its
  * size (Bernoulli batches may be empty). */
 size_t alg_ctx_sample_batch(alg_ctx *ctx, int worker);

@@ -421,6 +421,11 @@ void alg_ctx_init_model(alg_ctx *c, double *w, alg_stream stream,
     gsl_rng_free(r);
 }
 
+size_t alg_ctx_worker_rows(const alg_ctx *c, int k)
+{
+    return c->row_end[k] - c->row_begin[k];
+}
+
 size_t alg_ctx_sample_batch(alg_ctx *c, int k)
 {
     const cfg_experiment *cfg = c->cfg;
