@@ -409,19 +409,36 @@ static int cmd_list(int argc, char **argv)
     for (size_t i = 0; mdl_registry[i]; i++)
         printf("  %-8s %s\n", mdl_registry[i]->name, mdl_registry[i]->summary);
     puts("data formats (data.format):\n"
-         "  csv      numbers, one example per line, label column "
-         "configurable\n"
+         "  csv         numbers, one example per line, label column "
+         "configurable (.gz read directly)\n"
+         "  libsvm      sparse LIBSVM text, made dense\n"
+         "  idx         the MNIST family (images + labels, own test set)\n"
+         "  synthetic   Gaussian clusters, or a linear / logistic teacher\n"
+         "scaling (data.scale): none, standardize, minmax\n"
          "partitions (data.partition):\n"
          "  contiguous  worker k holds training rows [k n/K, (k+1) n/K)\n"
+         "  iid         a uniform shuffle, then contiguous shares\n"
+         "  shards      each worker gets rows of `shards` classes\n"
+         "  dirichlet   class proportions per worker ~ Dirichlet(alpha)\n"
          "batches (batch):\n"
          "  fraction    every row joins with probability p (the post)\n"
          "  size        a fixed number of distinct rows\n"
          "topologies (network.topology):\n"
          "  star        every node on one switch, one full-duplex link each\n"
-         "straggler models (cluster):\n"
-         "  speed       per-worker speed factors\n"
-         "  slowdown    a fixed slow-down factor for named workers\n"
-         "  delay       a random extra delay per step: none, exponential");
+         "  ring, tree, full, hier (racks joined by WAN links), graph "
+         "(explicit cables)\n"
+         "collectives (algorithm.collective): ps, ring, tree, hier\n"
+         "compression (network.compression.codec): none, fp16, topk, "
+         "randk, qsgd\n"
+         "straggler and failure models (cluster):\n"
+         "  speed         per-worker speed factors\n"
+         "  slowdown      a fixed slow-down factor for named workers\n"
+         "  delay         a random extra delay per step: none, exponential,\n"
+         "                lognormal, pareto, gamma, mixture\n"
+         "  slow_periods  on/off slow periods (a Markov process per worker)\n"
+         "  crash         crashes at a time or a rate, optional recovery;\n"
+         "                on_crash: wait or drop (after drop_timeout)\n"
+         "  trace         a CSV of (time, worker, event, value) to replay");
     return 0;
 }
 
