@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../algorithms/alg.h"
@@ -263,12 +264,38 @@ static char *trace_path(const char *path, size_t i, size_t n)
     return p;
 }
 
-/* Progress on a terminal: a line per run, rewritten when it ends. The
- * engine has no per-round hook yet, so the line cannot move during a run. */
+/* Progress on a terminal: a line per run, rewritten as evaluations come
+ * in and when the run ends. */
+typedef struct progress_state {
+    const rn_job *job;
+    size_t i, n;
+    struct timespec last; /* wall clock of the last redraw */
+} progress_state;
+
 static void progress_start(const rn_job *j, size_t i, size_t n)
 {
     printf("\r\033[K[%zu/%zu] %s (%s, %ld rounds): running", i + 1, n,
            j->cfg->name, j->cfg->algorithm.name, j->cfg->algorithm.rounds);
+    fflush(stdout);
+}
+
+/* Redraws at most every 100 ms of wall time: a run evaluates thousands of
+ * times a second, and the terminal need not. */
+static void progress_eval(void *user, int64_t step, double sim_time,
+                          double accuracy)
+{
+    progress_state *p = user;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double dt = (double)(now.tv_sec - p->last.tv_sec) +
+                1e-9 * (double)(now.tv_nsec - p->last.tv_nsec);
+    if (dt < 0.1)
+        return;
+    p->last = now;
+    printf("\r\033[K[%zu/%zu] %s (%s): step %lld of %ld, %.6g simulated s, "
+           "accuracy %.4f",
+           p->i + 1, p->n, p->job->cfg->name, p->job->cfg->algorithm.name,
+           (long long)step, p->job->cfg->algorithm.rounds, sim_time, accuracy);
     fflush(stdout);
 }
 
@@ -321,10 +348,15 @@ static int cmd_run(int argc, char **argv)
             fputs("dtsim: out of memory\n", stderr);
             goto done;
         }
-        if (progress)
+        progress_state pr = {.job = &jobs[i], .i = i, .n = c.n_configs};
+        eng_hooks hooks = {.on_eval = progress_eval, .user = &pr};
+        if (progress) {
             progress_start(&jobs[i], i, c.n_configs);
-        int run_rc = rn_job_run_traced(&jobs[i], db, DTSIM_VERSION, trace,
-                                       &sums[i], &err);
+            clock_gettime(CLOCK_MONOTONIC, &pr.last);
+        }
+        int run_rc =
+            rn_job_run_traced(&jobs[i], db, DTSIM_VERSION, trace,
+                              progress ? &hooks : NULL, &sums[i], &err);
         if (progress)
             progress_end(run_rc ? NULL : &sums[i], i, c.n_configs, trace);
         free(trace);

@@ -254,6 +254,7 @@ struct alg_ctx {
     alg *alg;
     const eng_data *data;
     eng_output *out;
+    const eng_hooks *hooks; /* NULL for none */
 
     sim_loop *loop;
     net *net;
@@ -656,6 +657,8 @@ void alg_ctx_evaluate(alg_ctx *c, int64_t step, const double *w, int final)
     c->last_recorded_step = step;
     c->out->final_accuracy = te.accuracy;
     c->out->final_loss = te.loss;
+    if (c->hooks && c->hooks->on_eval)
+        c->hooks->on_eval(c->hooks->user, step, m.sim_time, te.accuracy);
     if (!isfinite(te.loss) ||
         (c->cfg->evaluation.train_loss && !isfinite(train_loss)))
         stop_run(c, DB_STATUS_DIVERGED, "loss not finite at step %lld",
@@ -1285,6 +1288,13 @@ static int collect_workers(alg_ctx *c)
 int eng_run(const cfg_experiment *cfg, const alg_ops *ops, const eng_data *d,
             eng_output *out, sim_err *err)
 {
+    return eng_run_hooked(cfg, ops, d, NULL, out, err);
+}
+
+int eng_run_hooked(const cfg_experiment *cfg, const alg_ops *ops,
+                   const eng_data *d, const eng_hooks *hooks, eng_output *out,
+                   sim_err *err)
+{
     memset(out, 0, sizeof *out);
     out->final_accuracy = out->final_loss = NAN;
     alg_ctx c;
@@ -1294,6 +1304,7 @@ int eng_run(const cfg_experiment *cfg, const alg_ops *ops, const eng_data *d,
         eng_output_free(out);
         return rc;
     }
+    c.hooks = hooks;
 
     schedule_failures(&c);
     ops->start(c.alg, &c);

@@ -56,7 +56,7 @@ typedef struct eng_output {
     db_worker *workers; /* their staleness histograms point into staleness */
     size_t n_workers;
     db_staleness *staleness; /* backing store of the workers' histograms */
-    db_event *events;   /* only when the config asks for them */
+    db_event *events;        /* only when the config asks for them */
     size_t n_events;
     char (*entity_names)[24]; /* backing store of events[].entity */
 } eng_output;
@@ -69,6 +69,19 @@ void eng_data_free(eng_data *d);
  * algorithm refusing the configuration: SIM_ECONFIG). */
 int eng_run(const cfg_experiment *cfg, const alg_ops *ops, const eng_data *d,
             eng_output *out, sim_err *err);
+
+/* Observers of a run in progress (for a progress display); any may be
+ * NULL. They see results, never change them. */
+typedef struct eng_hooks {
+    /* After each recorded evaluation of the global model. */
+    void (*on_eval)(void *user, int64_t step, double sim_time, double accuracy);
+    void *user;
+} eng_hooks;
+
+/* As eng_run, calling hooks (NULL for none) as the run goes. */
+int eng_run_hooked(const cfg_experiment *cfg, const alg_ops *ops,
+                   const eng_data *d, const eng_hooks *hooks, eng_output *out,
+                   sim_err *err);
 void eng_output_free(eng_output *out);
 
 /* The conservation check eng_run makes at the end of every run: with

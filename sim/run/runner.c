@@ -79,11 +79,12 @@ static double wall_now(void)
 int rn_job_run(rn_job *j, db_store *db, const char *version, rn_summary *s,
                sim_err *err)
 {
-    return rn_job_run_traced(j, db, version, NULL, s, err);
+    return rn_job_run_traced(j, db, version, NULL, NULL, s, err);
 }
 
 int rn_job_run_traced(rn_job *j, db_store *db, const char *version,
-                      const char *trace_path, rn_summary *s, sim_err *err)
+                      const char *trace_path, const eng_hooks *hooks,
+                      rn_summary *s, sim_err *err)
 {
     char *json = cfg_experiment_to_json(j->cfg);
     if (!json)
@@ -106,7 +107,7 @@ int rn_job_run_traced(rn_job *j, db_store *db, const char *version,
         j->cfg->output.events = 1;
     double t0 = wall_now();
     eng_output out;
-    rc = eng_run(j->cfg, j->ops, &j->data, &out, err);
+    rc = eng_run_hooked(j->cfg, j->ops, &j->data, hooks, &out, err);
     j->cfg->output.events = asked;
     if (rc) {
         /* The run could not start; record why, then report it. */

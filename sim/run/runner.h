@@ -53,8 +53,9 @@ int rn_job_run(rn_job *j, db_store *db, const char *version, rn_summary *s,
  * timeline is recorded for the trace even when the config does not ask for
  * events; the database then gets no events rows and the stored config is
  * the one given. A trace that cannot be written is SIM_EIO after the run
- * was stored. */
+ * was stored. hooks (NULL for none) observe the run as it goes. */
 int rn_job_run_traced(rn_job *j, db_store *db, const char *version,
-                      const char *trace_path, rn_summary *s, sim_err *err);
+                      const char *trace_path, const eng_hooks *hooks,
+                      rn_summary *s, sim_err *err);
 
 #endif
