@@ -259,3 +259,34 @@ Test(progress, shows_a_line_per_run_on_a_terminal_only)
     cr_assert_eq(r.exit_code, 0);
     cr_assert_str_eq(r.out, "", "--quiet prints nothing");
 }
+
+/* A long run redraws its line as rounds go by (at most every 100 ms), with
+ * the step, the simulated time and the accuracy. */
+Test(progress, follows_the_rounds_of_a_long_run, .timeout = 120)
+{
+    const char *dir = ts_tmpdir();
+    char db[256];
+    snprintf(db, sizeof db, "%s/t.db", dir);
+    int master;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        execl(DTSIM_BIN, DTSIM_BIN, "run", "configs/seed/easgd.json", "--set",
+              "algorithm.rounds=100000", "--out", db, (char *)NULL);
+        _exit(127);
+    }
+    static char out[1 << 16];
+    size_t len = 0;
+    ssize_t got;
+    while (len + 1 < sizeof out &&
+           (got = read(master, out + len, sizeof out - 1 - len)) > 0)
+        len += (size_t)got;
+    out[len] = '\0';
+    int status;
+    waitpid(pid, &status, 0);
+    close(master);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+    cr_assert(strstr(out, "post-easgd (easgd): step "), "%s", out);
+    cr_assert(strstr(out, " of 100000, "), "%s", out);
+    cr_assert(strstr(out, "simulated s, accuracy 0."), "%s", out);
+}
