@@ -267,3 +267,30 @@ Test(run, bytes_and_time_follow_the_network_model)
     free(v);
     free(db);
 }
+
+Test(run, the_links_table_accounts_for_every_byte)
+{
+    /* On a star every message crosses exactly one link into the switch and
+     * one out of it, so each side's bytes add up to the run's total; a link
+     * is busy for part of the run, never longer than it. */
+    const char *dir = ts_tmpdir();
+    char *db = db_in(dir, "links.db");
+    run_ok((const char *[]){"run", "configs/seed/ssgd.json", "--set",
+                            "algorithm.rounds=50", "--out", db, "--quiet",
+                            NULL});
+    cr_assert_eq(ts_sql_count(db, "SELECT COUNT(*) FROM links"), 10,
+                 "two directed links for each of 4 workers and the server");
+    long total = ts_sql_count(db, "SELECT total_bytes FROM runs");
+    cr_assert_gt(total, 0);
+    cr_assert_eq(ts_sql_count(db, "SELECT SUM(bytes) FROM links WHERE name "
+                                  "LIKE '%>switch'"),
+                 total);
+    cr_assert_eq(ts_sql_count(db, "SELECT SUM(bytes) FROM links WHERE name "
+                                  "LIKE 'switch>%'"),
+                 total);
+    cr_assert_eq(ts_sql_count(db, "SELECT COUNT(*) FROM links, runs WHERE "
+                                  "busy_seconds > 0 AND busy_seconds <= "
+                                  "sim_seconds"),
+                 10);
+    free(db);
+}

@@ -22,6 +22,7 @@ struct db_store {
     sqlite3_stmt *event_one, *event_batch;
     sqlite3_stmt *staleness_one;
     sqlite3_stmt *label_one;
+    sqlite3_stmt *link_one;
 };
 
 /* Added after the first release of schema dtsim-1: created when missing, so
@@ -42,7 +43,18 @@ struct db_store {
     " worker INTEGER NOT NULL,"                                                \
     " label INTEGER NOT NULL,"                                                 \
     " rows INTEGER NOT NULL,"                                                  \
-    " PRIMARY KEY (run_id, worker, label));"
+    " PRIMARY KEY (run_id, worker, label));" LINK_TABLE
+
+/* Added with the network topologies, likewise: bytes and busy time of
+ * every directed link, so per-link load and utilisation are on record. */
+#define LINK_TABLE                                                             \
+    "CREATE TABLE IF NOT EXISTS links("                                        \
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id),"                        \
+    " link INTEGER NOT NULL,"                                                  \
+    " name TEXT,"                                                              \
+    " bytes INTEGER,"                                                          \
+    " busy_seconds REAL,"                                                      \
+    " PRIMARY KEY (run_id, link));"
 
 /* Extras beyond DESIGN.md (total_messages, steps, final_loss, table meta)
  * are appended so the documented columns keep their documented order. Only
@@ -149,6 +161,9 @@ static const char event_batch_sql[] = EVENT_INSERT X64(EVENT_ROW);
 static const char label_one_sql[] =
     "INSERT INTO label_histogram(run_id, worker, label, rows)"
     " VALUES(?, ?, ?, ?)";
+static const char link_one_sql[] =
+    "INSERT INTO links(run_id, link, name, bytes, busy_seconds)"
+    " VALUES(?, ?, ?, ?, ?)";
 
 const char *db_status_name(db_status s)
 {
@@ -336,6 +351,7 @@ static int prepare_all(db_store *s, sim_err *err)
         {&s->event_batch, event_batch_sql},
         {&s->staleness_one, staleness_one_sql},
         {&s->label_one, label_one_sql},
+        {&s->link_one, link_one_sql},
     };
     for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
         /* These live as long as the connection; PERSISTENT keeps them out
@@ -444,7 +460,8 @@ void db_close(db_store *db)
     sqlite3_stmt *all[] = {db->begin,        db->commit,        db->rollback,
                            db->run_insert,   db->run_update,    db->metric_one,
                            db->metric_batch, db->worker_one,    db->event_one,
-                           db->event_batch,  db->staleness_one, db->label_one};
+                           db->event_batch,  db->staleness_one, db->label_one,
+                           db->link_one};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]); /* NULL-safe */
     /* Every statement is finalized, so close cannot be refused as busy; its
@@ -633,6 +650,30 @@ static int insert_labels(db_store *s, int64_t run_id, const db_worker *workers,
     return SQLITE_OK;
 }
 
+static int insert_links(db_store *s, int64_t run_id, const db_run_result *r)
+{
+    sqlite3_stmt *st = s->link_one;
+    for (size_t i = 0; r->links && i < r->n_links; i++) {
+        const db_link *l = &r->links[i];
+        int rc;
+        (void)(((rc = sqlite3_bind_int64(st, 1, run_id)) == SQLITE_OK) &&
+               ((rc = sqlite3_bind_int(st, 2, l->link)) == SQLITE_OK) &&
+               ((rc = sqlite3_bind_text(st, 3, l->name, -1, SQLITE_STATIC)) ==
+                SQLITE_OK) &&
+               ((rc = sqlite3_bind_int64(st, 4, (int64_t)l->bytes)) ==
+                SQLITE_OK) &&
+               ((rc = sqlite3_bind_double(st, 5, l->busy_seconds)) ==
+                SQLITE_OK));
+        if (rc != SQLITE_OK) {
+            sqlite3_clear_bindings(st);
+            return rc;
+        }
+        if ((rc = step_once(st)) != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
 static int put_result(db_store *s, int64_t run_id, const db_run_result *r)
 {
     sqlite3_stmt *st = s->run_update;
@@ -693,6 +734,8 @@ int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
         rc = insert_staleness(db, run_id, workers, n_workers);
     if (rc == SQLITE_OK)
         rc = insert_labels(db, run_id, workers, n_workers);
+    if (rc == SQLITE_OK)
+        rc = insert_links(db, run_id, res);
     if (rc == SQLITE_OK)
         rc = insert_rows(db->event_one, db->event_batch, EVENT_COLS, bind_event,
                          run_id, events, n_events, sizeof *events);

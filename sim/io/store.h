@@ -50,15 +50,26 @@ typedef struct db_run_result {
     uint64_t total_bytes;
     uint64_t total_messages;
     int64_t steps;
-    double final_accuracy; /* NaN -> NULL */
-    double final_loss;     /* NaN -> NULL */
+    double final_accuracy;       /* NaN -> NULL */
+    double final_loss;           /* NaN -> NULL */
+    const struct db_link *links; /* rows of table links, may be NULL */
+    size_t n_links;
 } db_run_result;
+
+/* One directed link of the run's network: what crossed it and how long it
+ * was transmitting (busy_seconds / sim_seconds is its mean utilisation). */
+typedef struct db_link {
+    int link;
+    const char *name; /* "node3>switch" */
+    uint64_t bytes;
+    double busy_seconds;
+} db_link;
 
 typedef struct db_metric {
     int64_t step;
     double sim_time;
-    uint64_t bytes;    /* cumulative */
-    uint64_t messages; /* cumulative */
+    uint64_t bytes;                              /* cumulative */
+    uint64_t messages;                           /* cumulative */
     double test_accuracy, test_loss, train_loss; /* NaN -> NULL */
 } db_metric;
 

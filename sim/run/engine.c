@@ -1285,6 +1285,29 @@ static int collect_workers(alg_ctx *c)
     return 0;
 }
 
+/* Per-link load, copied out because the network dies with the run. */
+static int collect_links(alg_ctx *c)
+{
+    eng_output *o = c->out;
+    size_t n = (size_t)net_link_count(c->net);
+    o->links = calloc(n ? n : 1, sizeof *o->links);
+    o->link_names = calloc(n ? n : 1, sizeof *o->link_names);
+    if (!o->links || !o->link_names)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = net_link_name(c->net, (int)i);
+        snprintf(o->link_names[i], sizeof o->link_names[i], "%s",
+                 name ? name : "");
+        o->links[i] =
+            (db_link){.link = (int)i,
+                      .name = o->link_names[i],
+                      .bytes = net_link_bytes(c->net, (int)i),
+                      .busy_seconds = net_link_busy_s(c->net, (int)i)};
+    }
+    o->n_links = n;
+    return 0;
+}
+
 int eng_run(const cfg_experiment *cfg, const alg_ops *ops, const eng_data *d,
             eng_output *out, sim_err *err)
 {
@@ -1325,7 +1348,7 @@ int eng_run_hooked(const cfg_experiment *cfg, const alg_ops *ops,
     size_t in_flight = net_messages_in_flight(c.net) +
                        (c.colls ? (size_t)net_colls_running(c.colls) : 0);
     rc = eng_check_conservation(sent, received, in_flight, err);
-    if (rc == 0 && collect_workers(&c))
+    if (rc == 0 && (collect_workers(&c) || collect_links(&c)))
         rc = sim_err_set(err, SIM_ENOMEM, "out of memory");
     ctx_deinit(&c);
     if (rc)
@@ -1340,6 +1363,11 @@ void eng_output_free(eng_output *out)
     free(out->staleness);
     free(out->events);
     free(out->entity_names);
+    free(out->links);
+    free(out->link_names);
+    out->links = NULL;
+    out->link_names = NULL;
+    out->n_links = 0;
     out->metrics = NULL;
     out->workers = NULL;
     out->staleness = NULL;

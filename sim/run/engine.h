@@ -59,6 +59,9 @@ typedef struct eng_output {
     db_event *events;        /* only when the config asks for them */
     size_t n_events;
     char (*entity_names)[24]; /* backing store of events[].entity */
+    db_link *links;           /* every directed link of the network */
+    size_t n_links;
+    char (*link_names)[32]; /* backing store of links[].name */
 } eng_output;
 
 int eng_data_load(const cfg_experiment *cfg, eng_data *d, sim_err *err);

@@ -127,7 +127,9 @@ int rn_job_run_traced(rn_job *j, db_store *db, const char *version,
                        .total_messages = out.total_messages,
                        .steps = out.steps,
                        .final_accuracy = out.final_accuracy,
-                       .final_loss = out.final_loss};
+                       .final_loss = out.final_loss,
+                       .links = out.links,
+                       .n_links = out.n_links};
     rc =
         db_run_finish(db, run_id, &r, out.metrics, out.n_metrics, out.workers,
                       out.n_workers, out.events, asked ? out.n_events : 0, err);
