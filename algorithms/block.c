@@ -22,7 +22,6 @@ struct block {
     size_t *batch_n;  /* [K] size of the worker's current batch */
     gather g;
     int allreduce; /* the collective is not the parameter server */
-    int ready;     /* all-reduce: local models of the round done */
     int reduced;   /* all-reduce: workers holding the round's mean */
 };
 
@@ -127,11 +126,9 @@ void block_on_compute_done(block *b, alg_ctx *ctx, int k, int64_t tag)
         local_step(b, ctx, k, tag);
     } else if (b->allreduce) {
         alg_ctx_count_update(ctx, k, 0);
-        gather_add(&b->g, k, b->wk + (size_t)k * b->n);
-        if (++b->ready == b->K) {
-            b->ready = 0;
+        /* The last worker of the round starts the all-reduce. */
+        if (gather_add(&b->g, k, b->wk + (size_t)k * b->n))
             alg_ctx_allreduce(ctx, tag);
-        }
     } else {
         alg_ctx_send(ctx, k, alg_ctx_server(ctx), ALG_MSG_PARAMS, tag,
                      b->wk + (size_t)k * b->n, b->n);

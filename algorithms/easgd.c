@@ -54,7 +54,6 @@ struct alg {
     double *mean; /* n, scratch */
     gather g;
     int allreduce; /* the collective is not the parameter server */
-    int ready;     /* all-reduce: worker models of the round done */
     int reduced;   /* all-reduce: workers holding the round's mean */
 };
 
@@ -162,11 +161,9 @@ static void on_compute_done(alg *a, alg_ctx *ctx, int k, int64_t tag)
 {
     if (a->allreduce) {
         alg_ctx_count_update(ctx, k, 0);
-        gather_add(&a->g, k, a->wk + (size_t)k * a->n);
-        if (++a->ready == a->K) {
-            a->ready = 0;
+        /* The last worker of the round starts the all-reduce. */
+        if (gather_add(&a->g, k, a->wk + (size_t)k * a->n))
             alg_ctx_allreduce(ctx, tag);
-        }
         return;
     }
     alg_ctx_send(ctx, k, alg_ctx_server(ctx), ALG_MSG_PARAMS, tag,
