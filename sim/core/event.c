@@ -12,9 +12,28 @@
 #define MAX_SLOTS (UINT64_C(1) << SLOT_BITS)
 
 typedef struct heap_key {
-    double time;
+    uint64_t time; /* the time's bits: see time_bits */
     uint64_t key;
 } heap_key;
+
+/* Event times are finite and >= +0 (schedule checks the delay, and the
+ * clock starts at +0), and for such doubles the IEEE bit patterns, read as
+ * unsigned integers, are in the same order as the values. Comparing
+ * integers spares the ordered/unordered handling of a double comparison,
+ * which was most of the instructions of a heap level. */
+static inline uint64_t time_bits(double t)
+{
+    uint64_t u;
+    memcpy(&u, &t, sizeof u);
+    return u;
+}
+
+static inline double bits_time(uint64_t u)
+{
+    double t;
+    memcpy(&t, &u, sizeof t);
+    return t;
+}
 
 /* An event body: one 64-byte cache line. Popping an event reads a slot
  * written long before, so it is a likely cache miss; one line, not two, per
@@ -37,7 +56,8 @@ struct sim_loop {
     uint64_t dispatched;
     int stopped;
 
-    heap_key *heap;
+    heap_key *heap;     /* HEAP_PAD keys into heap_mem */
+    heap_key *heap_mem; /* what was allocated */
     size_t heap_len, heap_cap;
 
     slot *slots;
@@ -46,6 +66,13 @@ struct sim_loop {
 };
 
 #define NO_SLOT UINT32_MAX
+
+/* A 4-ary heap: half the levels of a binary one, and a node's four
+ * children share one cache line (the array starts HEAP_PAD keys past a
+ * 64-byte boundary, so children 4i+1..4i+4 are line-aligned). A pop in a
+ * queue of 10^4 touches 7 lines instead of 14. */
+#define ARITY 4
+#define HEAP_PAD 3
 
 sim_loop *sim_loop_create(void)
 {
@@ -66,7 +93,7 @@ void sim_loop_destroy(sim_loop *loop)
         if (s->fn && s->free_fn && s->ptr)
             s->free_fn(s->ptr);
     }
-    free(loop->heap);
+    free(loop->heap_mem);
     free(loop->slots);
     free(loop);
 }
@@ -88,12 +115,20 @@ void sim_loop_stop(sim_loop *loop)
     loop->stopped = 1;
 }
 
-/* Bitwise, not short-circuit, operators: choosing the smaller child is a
- * coin flip per heap level, and a mispredicted branch there costs more than
- * evaluating both comparisons. */
+/* Choosing the smaller child is a coin flip per heap level, and a
+ * mispredicted branch there costs more than evaluating the whole key, so
+ * the comparison has no branch (bitwise, not short-circuit, operators
+ * where there is no 128-bit type). */
 static inline int key_less(const heap_key *x, const heap_key *y)
 {
+#if defined(__SIZEOF_INT128__)
+    /* One 128-bit comparison (time bits high, key low): a compare and a
+     * subtract-with-borrow, and no branch. */
+    __extension__ typedef unsigned __int128 u128;
+    return (((u128)x->time << 64) | x->key) < (((u128)y->time << 64) | y->key);
+#else
     return (x->time < y->time) | ((x->time == y->time) & (x->key < y->key));
+#endif
 }
 
 static int grow(sim_loop *loop)
@@ -111,10 +146,15 @@ static int grow(sim_loop *loop)
         memcpy(s, loop->slots, loop->slots_cap * sizeof *s);
     free(loop->slots);
     loop->slots = s;
-    heap_key *h = realloc(loop->heap, cap * sizeof *h);
-    if (!h)
+    heap_key *h;
+    if (posix_memalign(&mem, 64, (cap + HEAP_PAD) * sizeof *h))
         return -1;
-    loop->heap = h;
+    h = mem;
+    if (loop->heap_len)
+        memcpy(h + HEAP_PAD, loop->heap, loop->heap_len * sizeof *h);
+    free(loop->heap_mem);
+    loop->heap_mem = h;
+    loop->heap = h + HEAP_PAD;
     loop->heap_cap = cap;
     /* Chain the new slots so that lower indices are handed out first. */
     for (size_t i = cap; i-- > loop->slots_cap;) {
@@ -129,7 +169,7 @@ static int grow(sim_loop *loop)
 static void sift_up(heap_key *h, size_t i, heap_key k)
 {
     while (i > 0) {
-        size_t parent = (i - 1) / 2;
+        size_t parent = (i - 1) / ARITY;
         if (!key_less(&k, &h[parent]))
             break;
         h[i] = h[parent];
@@ -138,20 +178,30 @@ static void sift_up(heap_key *h, size_t i, heap_key k)
     h[i] = k;
 }
 
-/* Fills the hole at the root with k, moving smaller children up. */
+/* Fills the hole at the root with k, moving smallest children up. A full
+ * set of children is compared as a tournament of bitwise comparisons
+ * (pairs, then winners), with no data-dependent branch until the end. */
 static void sift_down(heap_key *h, size_t n, heap_key k)
 {
     size_t i = 0;
     for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
+        size_t c = ARITY * i + 1, m;
+        if (c + ARITY <= n) {
+            size_t a = c + (size_t)key_less(&h[c + 1], &h[c]);
+            size_t b = c + 2 + (size_t)key_less(&h[c + 3], &h[c + 2]);
+            m = key_less(&h[b], &h[a]) ? b : a;
+        } else if (c < n) {
+            m = c;
+            for (size_t j = c + 1; j < n; j++)
+                if (key_less(&h[j], &h[m]))
+                    m = j;
+        } else {
             break;
-        if (c + 1 < n)
-            c += (size_t)key_less(&h[c + 1], &h[c]);
-        if (!key_less(&h[c], &k))
+        }
+        if (!key_less(&h[m], &k))
             break;
-        h[i] = h[c];
-        i = c;
+        h[i] = h[m];
+        i = m;
     }
     h[i] = k;
 }
@@ -178,7 +228,7 @@ sim_event_id sim_loop_schedule_owned(sim_loop *loop, double delay_s,
     s->free_fn = free_fn;
     s->seq = seq;
 
-    heap_key k = {.time = t, .key = (seq << SLOT_BITS) | idx};
+    heap_key k = {.time = time_bits(t), .key = (seq << SLOT_BITS) | idx};
     sift_up(loop->heap, loop->heap_len++, k);
     return k.key;
 }
@@ -211,18 +261,16 @@ uint64_t sim_loop_run(sim_loop *loop, double until_s)
     loop->stopped = 0;
     while (loop->heap_len > 0 && !loop->stopped) {
         heap_key top = loop->heap[0];
-        if (top.time > until_s)
+        double time = bits_time(top.time);
+        if (time > until_s)
             break;
         if (--loop->heap_len > 0)
             sift_down(loop->heap, loop->heap_len, loop->heap[loop->heap_len]);
 
         uint32_t idx = (uint32_t)(top.key & SLOT_MASK);
         slot *s = &loop->slots[idx];
-        sim_event ev = {.time = top.time,
-                        .obj = s->obj,
-                        .ptr = s->ptr,
-                        .a = s->a,
-                        .b = s->b};
+        sim_event ev = {
+            .time = time, .obj = s->obj, .ptr = s->ptr, .a = s->a, .b = s->b};
         sim_event_fn fn = s->fn;
         s->seq = 0;
         s->next_free = loop->free_head;
@@ -230,10 +278,9 @@ uint64_t sim_loop_run(sim_loop *loop, double until_s)
         if (!fn)
             continue;
 
-        if (top.time < loop->now)
-            SIM_PANIC("clock moved backwards: %.17g < %.17g", top.time,
-                      loop->now);
-        loop->now = top.time;
+        if (time < loop->now)
+            SIM_PANIC("clock moved backwards: %.17g < %.17g", time, loop->now);
+        loop->now = time;
         loop->dispatched++;
         fired++;
         fn(loop, &ev);

@@ -4,7 +4,7 @@
  * seq being a counter taken when the event is scheduled, so events at equal
  * times fire in the order they were scheduled and a run is deterministic.
  *
- * The queue is a binary min-heap of 16-byte keys; event bodies live in a slot
+ * The queue is a 4-ary min-heap of 16-byte keys; event bodies live in a slot
  * array recycled through a free list, so the steady state allocates nothing.
  * Both arrays only grow (by doubling) while the number of pending events
  * reaches a new high.
