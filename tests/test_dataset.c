@@ -1,5 +1,6 @@
 /* test_dataset.c: CSV loading, splits, partitions and feature scaling. */
 #include <criterion/criterion.h>
+#include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdio.h>
@@ -481,6 +482,60 @@ Test(ml_dataset, subset_copies_rows_in_the_given_order)
     cr_assert_eq(none->X->size1, 0);
     ml_dataset_free(none);
     ml_dataset_free(s);
+    ml_dataset_free(all);
+}
+
+static ml_dataset *copy_of(const ml_dataset *src)
+{
+    size_t *id = malloc(src->n * sizeof *id);
+    for (size_t i = 0; i < src->n; i++)
+        id[i] = i;
+    ml_dataset *c = ml_dataset_subset(src, id, src->n);
+    free(id);
+    return c;
+}
+
+/* In-place reordering must give exactly what a reordered copy gives: random
+ * permutations (many cycles of all lengths), the identity, one cycle through
+ * every row, and the empty and one-row data sets. */
+Test(ml_dataset, permute_in_place_equals_subset)
+{
+    ml_dataset *all = load_cancer();
+    size_t n = all->n, *perm = malloc(n * sizeof *perm);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    for (int trial = 0; trial < 22; trial++) {
+        for (size_t i = 0; i < n; i++)
+            perm[i] = i;
+        if (trial == 1)
+            for (size_t i = 0; i < n; i++)
+                perm[i] = (i + 1) % n;
+        else if (trial > 1)
+            gsl_ran_shuffle(r, perm, n, sizeof *perm);
+        ml_dataset *want = ml_dataset_subset(all, perm, n);
+        ml_dataset *got = copy_of(all);
+        cr_assert_eq(ml_dataset_permute(got, perm), 0);
+        for (size_t i = 0; i < n; i++) {
+            cr_assert_eq(got->y[i], want->y[i], "trial %d row %zu", trial, i);
+            cr_assert_eq(memcmp(got->X->data + i * got->X->tda,
+                                want->X->data + i * want->X->tda,
+                                all->d * sizeof(double)),
+                         0, "trial %d row %zu", trial, i);
+        }
+        ml_dataset_free(got);
+        ml_dataset_free(want);
+    }
+    ml_dataset *none = ml_dataset_subset(all, perm, 0);
+    cr_assert_eq(ml_dataset_permute(none, perm), 0);
+    cr_assert_eq(none->n, 0);
+    ml_dataset_free(none);
+    size_t zero = 0, row = 7;
+    ml_dataset *one = ml_dataset_subset(all, &row, 1);
+    cr_assert_eq(ml_dataset_permute(one, &zero), 0);
+    cr_assert_eq(one->y[0], all->y[7]);
+    cr_assert_eq(at(one, 0, 4), at(all, 7, 4));
+    ml_dataset_free(one);
+    gsl_rng_free(r);
+    free(perm);
     ml_dataset_free(all);
 }
 

@@ -486,6 +486,47 @@ ml_dataset *ml_dataset_subset(const ml_dataset *src, const size_t *idx,
     return ds;
 }
 
+int ml_dataset_permute(ml_dataset *ds, const size_t *perm)
+{
+    size_t n = ds->n, d = ds->d, tda = ds->X->tda;
+    unsigned char *done = calloc(n / 8 + 1, 1);
+    double *row = malloc((d ? d : 1) * sizeof *row);
+    if (!done || !row) {
+        free(done);
+        free(row);
+        return SIM_ENOMEM;
+    }
+    /* Follows each cycle of perm once: the first row of a cycle is set
+     * aside, every other row moves up from the row it takes its data
+     * from, and the set-aside row closes the cycle. */
+    double *X = ds->X->data, *y = ds->y;
+    for (size_t s = 0; s < n; s++) {
+        if (done[s / 8] & (1u << (s % 8)))
+            continue;
+        memcpy(row, X + s * tda, d * sizeof *row);
+        double label = y[s];
+        size_t i = s;
+        for (;;) {
+            done[i / 8] |= (unsigned char)(1u << (i % 8));
+            size_t j = perm[i];
+            if (j >= n || (j != s && (done[j / 8] & (1u << (j % 8)))))
+                SIM_PANIC("row %zu of a reordering of %zu rows is not a "
+                          "permutation",
+                          i, n);
+            if (j == s)
+                break;
+            memcpy(X + i * tda, X + j * tda, d * sizeof *row);
+            y[i] = y[j];
+            i = j;
+        }
+        memcpy(X + i * tda, row, d * sizeof *row);
+        y[i] = label;
+    }
+    free(done);
+    free(row);
+    return 0;
+}
+
 int ml_dataset_add_bias(ml_dataset *ds, sim_err *err)
 {
     gsl_matrix *X = matrix_alloc(ds->n, ds->d + 1);

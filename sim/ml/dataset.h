@@ -46,6 +46,13 @@ ml_dataset *ml_dataset_alloc(size_t n, size_t d);
 ml_dataset *ml_dataset_subset(const ml_dataset *src, const size_t *idx,
                               size_t n);
 
+/* Reorders the rows in place so that row i holds what row perm[i] held:
+ * the result of ml_dataset_subset(ds, perm, ds->n) without a second copy
+ * of the data (a data set of images is the largest block a run holds).
+ * perm must be a permutation of 0..n-1. Returns 0, or SIM_ENOMEM (for a
+ * bitmap of n bits and one row) with ds unchanged. */
+int ml_dataset_permute(ml_dataset *ds, const size_t *perm);
+
 /* Appends a column of ones (the bias feature). SIM_ENOMEM on failure, in
  * which case ds is unchanged. */
 int ml_dataset_add_bias(ml_dataset *ds, sim_err *err);

@@ -146,14 +146,11 @@ static int partition_data(const cfg_experiment *cfg, eng_data *d, sim_err *err)
         }
         if (rc)
             return rc;
-        ml_dataset *moved = ml_dataset_subset(d->train, p.perm, n);
-        if (moved) {
+        rc = ml_dataset_permute(d->train, p.perm);
+        if (rc == 0)
             memcpy(d->offset, p.offset, ((size_t)K + 1) * sizeof *d->offset);
-            ml_dataset_free(d->train);
-            d->train = moved;
-        }
         ml_partition_deinit(&p);
-        if (!moved)
+        if (rc)
             return sim_err_set(err, SIM_ENOMEM, "out of memory");
     }
     for (int k = 0; k < K; k++)
