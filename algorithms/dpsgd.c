@@ -167,7 +167,8 @@ static int check(const cfg_experiment *cfg, sim_err *err)
                            "%s: $.algorithm.graph: \"network\" gossips over "
                            "direct links between workers, and topology "
                            "\"%s\" joins them only through switches (use "
-                           "ring, tree, full or graph, or graph \"ring\")",
+                           "topology ring, tree, full or graph, or graph "
+                           "\"ring\" or \"complete\")",
                            src, topology_names[t]);
     gossip_graph g = {0};
     if (graph_from(&g, cfg->cluster.workers, config_neighbours, (void *)cfg))
