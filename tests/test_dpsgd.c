@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "algorithms/gossip.h"
+#include "sim/io/config.h"
+#include "sim/run/runner.h"
 #include "tests/support.h"
 
 /* ---- helpers ---- */
@@ -202,6 +204,82 @@ Test(weights, graphs_are_deduplicated_and_connectivity_is_found)
     cr_assert_eq(g.off[5], 20);
     cr_assert(gossip_regular(&g));
     gossip_graph_free(&g);
+}
+
+/* ---- direct neighbours in the config's network ---- */
+
+static cfg_experiment *load(const char *algorithm, int K, const char *network)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"algorithm\": {\"name\": \"%s\"}, \"data\": {\"path\": "
+             "\"../data/breast_cancer.csv\"}, \"cluster\": {\"workers\": "
+             "%d}, \"network\": %s}",
+             algorithm, K, network);
+    size_t n;
+    const cfg_algorithm_spec *specs = rn_algorithm_specs(&n);
+    cfg_experiment *e = NULL;
+    sim_err err = {0};
+    cr_assert_eq(
+        cfg_load_string(text, "configs/t.json", specs, n, NULL, 0, &e, &err), 0,
+        "%s", err.msg);
+    return e;
+}
+
+/* Worker w's neighbours as "a,b,c". */
+static const char *neighbours(const cfg_experiment *e, int w)
+{
+    static char buf[128];
+    int out[16];
+    int n = cfg_network_neighbours(e, w, out, 16);
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n; i++)
+        at += (size_t)snprintf(buf + at, sizeof buf - at, i ? ",%d" : "%d",
+                               out[i]);
+    return buf;
+}
+
+Test(network, a_serverless_ring_joins_the_workers_only)
+{
+    cfg_experiment *e = load("dpsgd", 5, "{\"topology\": \"ring\"}");
+    cr_assert_eq(cfg_network_hosts(e), 5);
+    cr_assert_str_eq(neighbours(e, 0), "1,4");
+    cr_assert_str_eq(neighbours(e, 4), "0,3");
+    cfg_experiment_free(e);
+    /* With a server, host 5 sits between workers 4 and 0. */
+    e = load("ma", 5, "{\"topology\": \"ring\"}");
+    cr_assert_eq(cfg_network_hosts(e), 6);
+    cr_assert_str_eq(neighbours(e, 0), "1");
+    cr_assert_str_eq(neighbours(e, 4), "3");
+    cfg_experiment_free(e);
+}
+
+Test(network, neighbours_follow_each_topology)
+{
+    cfg_experiment *e =
+        load("dpsgd", 6, "{\"topology\": \"tree\", \"arity\": 3}");
+    cr_assert_str_eq(neighbours(e, 0), "1,2,3");
+    cr_assert_str_eq(neighbours(e, 1), "0,4,5");
+    cr_assert_str_eq(neighbours(e, 5), "1");
+    cfg_experiment_free(e);
+    e = load("dpsgd", 4, "{\"topology\": \"full\"}");
+    cr_assert_str_eq(neighbours(e, 2), "0,1,3");
+    cfg_experiment_free(e);
+    e = load("dpsgd", 3, "{\"topology\": \"star\"}");
+    cr_assert_str_eq(neighbours(e, 1), "");
+    cfg_experiment_free(e);
+    e = load("dpsgd", 4, "{\"topology\": \"hier\", \"racks\": 2}");
+    cr_assert_str_eq(neighbours(e, 1), "");
+    cfg_experiment_free(e);
+    e = load("dpsgd", 3,
+             "{\"topology\": \"graph\", \"nodes\": 4, \"cables\": "
+             "[{\"a\": 2, \"b\": 0}, {\"a\": 0, \"b\": 2}, {\"a\": 1, "
+             "\"b\": 3}, {\"a\": 3, \"b\": 0}]}");
+    cr_assert_str_eq(neighbours(e, 0), "2", "node 3 is no worker");
+    cr_assert_str_eq(neighbours(e, 1), "");
+    cr_assert_eq(cfg_network_neighbours(e, 3, NULL, 0), -1);
+    cfg_experiment_free(e);
 }
 
 /* ---- D-PSGD on a complete graph with uniform weights is MA, M = 1 ---- */
