@@ -46,6 +46,9 @@ typedef struct alg_ops {
     const char *summary;          /* one line for `dtsim list` */
     const cfg_param_spec *params; /* algorithm-specific config keys */
     size_t n_params;
+    /* Nonzero: no parameter server. The network holds the workers only
+     * (hosts 0..K-1) and nothing may be sent to alg_ctx_server. */
+    int serverless;
     /* Optional (NULL: the parameter ranges suffice). Checks constraints
      * that span several config values, before anything runs or is written.
      * Returns 0 or SIM_ECONFIG naming the file and the JSON path. */
@@ -121,6 +124,12 @@ void alg_ctx_init_model(alg_ctx *ctx, double *w, alg_stream stream,
                         uint64_t index);
 /* A generator owned by the simulator for the algorithm's own draws. */
 gsl_rng *alg_ctx_rng(alg_ctx *ctx);
+
+/* The workers joined to worker by a direct link (one cable, no switch)
+ * in the run's network, ascending: ring, tree, full and graph topologies
+ * have them, star and hier none. Writes them into out, which has room for
+ * K - 1, and returns how many there are. */
+int alg_ctx_neighbours(alg_ctx *ctx, int worker, int *out);
 
 /* Training rows worker holds ($.data.partition): FedAvg weighs by it. */
 size_t alg_ctx_worker_rows(const alg_ctx *ctx, int worker);

@@ -15,11 +15,22 @@ extern const alg_ops alg_backup_ops;
 extern const alg_ops alg_hogwild_ops;
 extern const alg_ops alg_easgd_async_ops;
 extern const alg_ops alg_fedavg_ops;
+extern const alg_ops alg_dpsgd_ops;
 
 const alg_ops *const alg_registry[] = {
-    &alg_ssgd_ops,    &alg_ma_ops,          &alg_bmuf_ops,   &alg_easgd_ops,
-    &alg_asgd_ops,    &alg_dcasgd_ops,      &alg_ssp_ops,    &alg_backup_ops,
-    &alg_hogwild_ops, &alg_easgd_async_ops, &alg_fedavg_ops, NULL,
+    &alg_ssgd_ops,
+    &alg_ma_ops,
+    &alg_bmuf_ops,
+    &alg_easgd_ops,
+    &alg_asgd_ops,
+    &alg_dcasgd_ops,
+    &alg_ssp_ops,
+    &alg_backup_ops,
+    &alg_hogwild_ops,
+    &alg_easgd_async_ops,
+    &alg_fedavg_ops,
+    &alg_dpsgd_ops,
+    NULL,
 };
 
 const alg_ops *alg_find(const char *name)

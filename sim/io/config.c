@@ -1295,10 +1295,68 @@ cfg_collective cfg_algorithm_collective(const cfg_experiment *e)
 
 int cfg_network_hosts(const cfg_experiment *e)
 {
+    int serverless = e->algorithm.spec && e->algorithm.spec->serverless;
     return e->cluster.workers +
-           (cfg_algorithm_collective(e) == CFG_COLLECTIVE_PS
+           (!serverless && cfg_algorithm_collective(e) == CFG_COLLECTIVE_PS
                 ? e->network.servers
                 : 0);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Adds v to the set of neighbours (no repeats); returns the new count. */
+static int add_neighbour(int *out, int cap, int n, int v)
+{
+    for (int i = 0; i < n && i < cap; i++)
+        if (out[i] == v)
+            return n;
+    if (n < cap)
+        out[n] = v;
+    return n + 1;
+}
+
+int cfg_network_neighbours(const cfg_experiment *e, int w, int *out, int cap)
+{
+    int K = e->cluster.workers, hosts = cfg_network_hosts(e), n = 0;
+    if (w < 0 || w >= K)
+        return -1;
+    switch (e->network.topology) {
+    case CFG_TOPOLOGY_RING:
+        if ((w + 1) % hosts < K)
+            n = add_neighbour(out, cap, n, (w + 1) % hosts);
+        if ((w + hosts - 1) % hosts < K)
+            n = add_neighbour(out, cap, n, (w + hosts - 1) % hosts);
+        break;
+    case CFG_TOPOLOGY_TREE:
+        if (w > 0)
+            n = add_neighbour(out, cap, n, (w - 1) / e->network.arity);
+        for (long c = (long)w * e->network.arity + 1;
+             c <= (long)w * e->network.arity + e->network.arity && c < K; c++)
+            n = add_neighbour(out, cap, n, (int)c);
+        break;
+    case CFG_TOPOLOGY_FULL:
+        for (int v = 0; v < K; v++)
+            if (v != w)
+                n = add_neighbour(out, cap, n, v);
+        break;
+    case CFG_TOPOLOGY_GRAPH:
+        for (size_t i = 0; i < e->network.n_cables; i++) {
+            const cfg_cable *c = &e->network.cables[i];
+            if (c->a == w && c->b < K)
+                n = add_neighbour(out, cap, n, c->b);
+            else if (c->b == w && c->a < K)
+                n = add_neighbour(out, cap, n, c->a);
+        }
+        break;
+    default: /* star, hier: hosts meet only at switches */
+        break;
+    }
+    qsort(out, (size_t)(n < cap ? n : cap), sizeof *out, cmp_int);
+    return n;
 }
 
 int cfg_network_links(const cfg_experiment *e)

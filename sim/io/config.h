@@ -43,6 +43,9 @@ typedef struct cfg_algorithm_spec {
     const char *summary;
     const cfg_param_spec *params;
     size_t n_params;
+    /* The algorithm has no parameter server: the network holds the workers
+     * only (decentralised algorithms such as D-PSGD). */
+    int serverless;
 } cfg_algorithm_spec;
 
 #define CFG_MAX_ALG_PARAMS 16
@@ -330,8 +333,16 @@ char *cfg_experiment_to_json(const cfg_experiment *e);
 
 /* The algorithm's "collective" parameter; PS when it has none. */
 cfg_collective cfg_algorithm_collective(const cfg_experiment *e);
-/* Hosts the network needs: the workers, plus the servers with PS. */
+/* Hosts the network needs: the workers, plus the servers with PS (unless
+ * the algorithm is serverless). */
 int cfg_network_hosts(const cfg_experiment *e);
+/* The workers joined to worker w by one cable of the network the config
+ * describes, ascending and without repeats: ring, tree and full by their
+ * construction, graph by its cables between hosts 0..K-1; none on star and
+ * hier, where every host hangs off a switch. Writes up to cap of them into
+ * out and returns how many there are (-1 for a bad w); a cap of K - 1
+ * always suffices (with less, repeats beyond cap may be counted). */
+int cfg_network_neighbours(const cfg_experiment *e, int w, int *out, int cap);
 /* Directed links of the network the config describes (net.h numbering). */
 int cfg_network_links(const cfg_experiment *e);
 

@@ -297,6 +297,10 @@ struct alg_ctx {
     const cfg_crash **crash_of; /* [K] the config entry, or NULL */
     gsl_rng **crash_rngs;       /* [K] rate-based crashes only, else NULL */
 
+    /* Workers joined by a direct link, made on first use: worker k's
+     * neighbours are nbr[nbr_off[k] .. nbr_off[k + 1]), ascending. */
+    int *nbr_off, *nbr;
+
     /* Staleness histograms: worker k's bars, only those seen, appended
      * unsorted and compacted now and then (see compact). Sparse, because
      * with thousands of workers staleness spreads over thousands of values
@@ -417,6 +421,70 @@ void alg_ctx_init_model(alg_ctx *c, double *w, alg_stream stream,
     else
         mdl_init_params(c->model, w, r);
     gsl_rng_free(r);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* The workers' adjacency from the links of the built network: worker k's
+ * list holds every worker at the other end of a link that leaves k. */
+static void make_neighbours(alg_ctx *c)
+{
+    int L = net_link_count(c->net);
+    c->nbr_off = calloc((size_t)c->K + 1, sizeof *c->nbr_off);
+    if (!c->nbr_off)
+        SIM_PANIC("out of memory for the workers' neighbours");
+    for (int pass = 0; pass < 2; pass++) {
+        int *fill = pass ? calloc((size_t)c->K, sizeof *fill) : NULL;
+        if (pass && !fill)
+            SIM_PANIC("out of memory for the workers' neighbours");
+        for (int l = 0; l < L; l++) {
+            int from, to;
+            if (net_link_ends(c->net, l, &from, &to) || from < 0 ||
+                from >= c->K || to < 0 || to >= c->K || from == to)
+                continue;
+            if (pass)
+                c->nbr[c->nbr_off[from] + fill[from]++] = to;
+            else
+                c->nbr_off[from + 1]++;
+        }
+        if (!pass) {
+            for (int k = 0; k < c->K; k++)
+                c->nbr_off[k + 1] += c->nbr_off[k];
+            c->nbr = malloc(((size_t)c->nbr_off[c->K] + 1) * sizeof *c->nbr);
+            if (!c->nbr)
+                SIM_PANIC("out of memory for the workers' neighbours");
+        }
+        free(fill);
+    }
+    /* Sort each list and drop repeats (parallel cables), compacting. */
+    int at = 0;
+    for (int k = 0; k < c->K; k++) {
+        int *v = c->nbr + c->nbr_off[k];
+        int n = c->nbr_off[k + 1] - c->nbr_off[k];
+        qsort(v, (size_t)n, sizeof *v, cmp_int);
+        int start = at;
+        for (int i = 0; i < n; i++)
+            if (at == start || c->nbr[at - 1] != v[i])
+                c->nbr[at++] = v[i];
+        c->nbr_off[k] = start;
+    }
+    c->nbr_off[c->K] = at;
+}
+
+int alg_ctx_neighbours(alg_ctx *c, int k, int *out)
+{
+    if (k < 0 || k >= c->K)
+        SIM_PANIC("neighbours of worker %d of %d", k, c->K);
+    if (!c->nbr_off)
+        make_neighbours(c);
+    int n = c->nbr_off[k + 1] - c->nbr_off[k];
+    if (n > 0)
+        memcpy(out, c->nbr + c->nbr_off[k], (size_t)n * sizeof *out);
+    return n;
 }
 
 size_t alg_ctx_worker_rows(const alg_ctx *c, int k)
@@ -1057,6 +1125,8 @@ static void ctx_deinit(alg_ctx *c)
     for (int k = 0; c->hist && k < c->K; k++)
         free(c->hist[k]);
     free(c->hist);
+    free(c->nbr_off);
+    free(c->nbr);
     free(c->hist_len);
     free(c->hist_cap);
     free(c->crash_rngs);

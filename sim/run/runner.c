@@ -20,7 +20,8 @@ const cfg_algorithm_spec *rn_algorithm_specs(size_t *n)
             specs[i] = (cfg_algorithm_spec){.name = a->name,
                                             .summary = a->summary,
                                             .params = a->params,
-                                            .n_params = a->n_params};
+                                            .n_params = a->n_params,
+                                            .serverless = a->serverless};
             n_specs = i + 1;
         }
     }
