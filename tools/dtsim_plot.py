@@ -4,7 +4,8 @@
   tools/dtsim_plot.py curves DB [--runs 1,2,5] [--name GLOB] [--out PREFIX]
                                [--x time,bytes,step] [--band minmax|sd]
                                [--log auto|on|off] [--title TEXT]
-  tools/dtsim_plot.py timeline DB [--run ID] [--out PREFIX] [--until SECONDS]
+  tools/dtsim_plot.py timeline DB [--run ID[,ID...]] [--out PREFIX]
+                               [--until SECONDS] [--title TEXT]
   tools/dtsim_plot.py scaling DB --x cluster.workers
                                [--by network.server.bandwidth] [--out PREFIX]
 
@@ -13,7 +14,8 @@ round/update, one line per experiment. Runs that differ only in their seed are
 one experiment: the line is the mean over seeds at each step and the band
 their min-max (or +-1 sd). `timeline` draws one run's workers as a Gantt chart
 (compute, send, receive, idle) and the server link's utilisation; the run
-needs "output": {"events": true}. `scaling` draws, against a config value
+needs "output": {"events": true}; with several run ids their Gantt charts are
+stacked on one time axis (without the utilisation). `scaling` draws, against a config value
 (e.g. the number of workers), the simulated time of each run and the share of
 it the workers spent computing, one line per value of another config value
 (e.g. the bandwidth). All write PREFIX.png and PREFIX.svg.
@@ -446,17 +448,10 @@ def link_utilisation(tl, end, bins=200):
     return xs, [v / bw for v in out_b], [v / bw for v in in_b]
 
 
-def plot_timeline(db, run_id, prefix, until=None):
-    tl = load_timeline(db, run_id)
-    style()
+def draw_gantt(ax, tl, end):
+    """One run's rows (workers, then the server) on ax: idle, compute, and
+    sends (upper half) and receives (lower half)."""
     ents = tl["entities"]
-    end = until if until else tl["end"]
-    util = link_utilisation(tl, end)
-    heights = [max(2.2, 0.42 * len(ents) + 0.8)] + ([1.4] if util else [])
-    fig, axes = plt.subplots(len(heights), 1, figsize=(10, sum(heights) + 0.6),
-                             sharex=True, squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
-    ax = axes[0][0]
     for row, ent in enumerate(ents):
         y = len(ents) - 1 - row
         b = tl["bars"][ent]
@@ -475,11 +470,29 @@ def plot_timeline(db, run_id, prefix, until=None):
     ax.set_ylim(-0.6, len(ents) - 0.4)
     ax.set_xlim(0, end)
     ax.grid(axis="y", visible=False)
-    ax.set_title(f"run {run_id}: {tl['name']} ({tl['algorithm']}), "
-                 f"{len(ents) - 1} workers")
+
+
+def kind_legend(ax):
     ax.legend(handles=[Patch(color=KIND_COLOURS[k], label=k)
                        for k in ("compute", "send", "receive", "idle")],
               loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+
+def plot_timeline(db, run_id, prefix, until=None):
+    tl = load_timeline(db, run_id)
+    style()
+    ents = tl["entities"]
+    end = until if until else tl["end"]
+    util = link_utilisation(tl, end)
+    heights = [max(2.2, 0.42 * len(ents) + 0.8)] + ([1.4] if util else [])
+    fig, axes = plt.subplots(len(heights), 1, figsize=(10, sum(heights) + 0.6),
+                             sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    ax = axes[0][0]
+    draw_gantt(ax, tl, end)
+    ax.set_title(f"run {run_id}: {tl['name']} ({tl['algorithm']}), "
+                 f"{len(ents) - 1} workers")
+    kind_legend(ax)
     if util:
         ux = axes[1][0]
         xs, o, i = util
@@ -493,6 +506,35 @@ def plot_timeline(db, run_id, prefix, until=None):
         axes[-1][0].set_xlabel("simulated time (s)")
     else:
         ax.set_xlabel("simulated time (s)")
+    fig.tight_layout()
+    return save(fig, prefix)
+
+
+def plot_timelines(db, run_ids, prefix, until=None, title=None):
+    """Several runs' timelines stacked on one time axis, one panel each
+    (without the link utilisation), to compare how their workers spend
+    the same stretch of simulated time."""
+    if len(run_ids) == 1:
+        return plot_timeline(db, run_ids[0], prefix, until)
+    tls = [(r, load_timeline(db, r)) for r in run_ids]
+    style()
+    end = until if until else max(tl["end"] for _, tl in tls)
+    heights = [max(1.6, 0.36 * len(tl["entities"]) + 0.5) for _, tl in tls]
+    fig, axes = plt.subplots(len(tls), 1,
+                             figsize=(10, sum(heights) + 0.5
+                                      + (0.3 if title else 0)),
+                             sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for i, (r, tl) in enumerate(tls):
+        ax = axes[i][0]
+        draw_gantt(ax, tl, end)
+        ax.set_title(f"run {r}: {tl['name']} ({tl['algorithm']}), "
+                     f"{len(tl['entities']) - 1} workers", loc="left")
+        if i == 0:
+            kind_legend(ax)
+    axes[-1][0].set_xlabel("simulated time (s)")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return save(fig, prefix)
 
@@ -609,11 +651,13 @@ def main(argv=None):
     t = sub.add_parser("timeline", help="one run's workers as a Gantt chart "
                        "and the server link's utilisation")
     t.add_argument("db")
-    t.add_argument("--run", type=int,
-                   help="run id (default: the last run with events)")
+    t.add_argument("--run",
+                   help="run id, or several (1,2,3) stacked on one time "
+                   "axis (default: the last run with events)")
     t.add_argument("--out", default="results/timeline")
     t.add_argument("--until", type=float,
                    help="show only [0, SECONDS] of simulated time")
+    t.add_argument("--title", help="a title over several runs' panels")
     g = sub.add_parser("scaling", help="run time and compute share against "
                        "a config value, one line per value of another")
     g.add_argument("db")
@@ -642,14 +686,21 @@ def main(argv=None):
                                a.name)
             paths = plot_scaling(db, runs, a.out, a.x, a.by, a.title)
         else:
-            run = a.run
-            if run is None:
+            if a.run is None:
                 r = db.execute("SELECT MAX(run_id) FROM events").fetchone()
                 if not r or r[0] is None:
                     raise InputError(f"{a.db}: no run has events (run with "
                                      "--set output.events=true)")
-                run = r[0]
-            paths = plot_timeline(db, run, a.out, a.until)
+                run_ids = [r[0]]
+            else:
+                try:
+                    run_ids = [int(t) for t in a.run.split(",") if t.strip()]
+                except ValueError:
+                    run_ids = []
+                if not run_ids:
+                    raise InputError(f"--run {a.run}: expected a run id or "
+                                     "ids like 1,2,3")
+            paths = plot_timelines(db, run_ids, a.out, a.until, a.title)
     except InputError as e:
         print(f"dtsim_plot: {e}", file=sys.stderr)
         return 2
