@@ -8,6 +8,8 @@
                                [--until SECONDS] [--title TEXT]
   tools/dtsim_plot.py scaling DB --x cluster.workers
                                [--by network.server.bandwidth] [--out PREFIX]
+  tools/dtsim_plot.py tradeoff DB [--x bytes,time] [--by PATH] [--runs 1,2]
+                               [--name GLOB] [--log on|off] [--out PREFIX]
 
 `curves` draws test accuracy against simulated time, bytes sent and
 round/update, one line per experiment. Runs that differ only in their seed are
@@ -15,10 +17,13 @@ one experiment: the line is the mean over seeds at each step and the band
 their min-max (or +-1 sd). `timeline` draws one run's workers as a Gantt chart
 (compute, send, receive, idle) and the server link's utilisation; the run
 needs "output": {"events": true}; with several run ids their Gantt charts are
-stacked on one time axis (without the utilisation). `scaling` draws, against a config value
-(e.g. the number of workers), the simulated time of each run and the share of
-it the workers spent computing, one line per value of another config value
-(e.g. the bandwidth). All write PREFIX.png and PREFIX.svg.
+stacked on one time axis (without the utilisation). `scaling` draws, against a
+config value (e.g. the number of workers), the simulated time of each run and
+the share of it the workers spent computing, one line per value of another
+config value (e.g. the bandwidth). `tradeoff` draws each experiment's final test accuracy
+(mean over seeds, bar min-max) against the bytes and the simulated time its
+runs took, coloured by a config value (e.g. network.compression.codec). All
+write PREFIX.png and PREFIX.svg.
 
 Reads the database with the sqlite3 module and draws with matplotlib (Debian:
 python3-matplotlib). Bad input (no such database, run or events) is one line
@@ -618,6 +623,94 @@ def plot_scaling(db, runs, prefix, xpath, bypath=None, title=None):
 
 
 # --------------------------------------------------------------------------
+# Trade-off
+
+
+FRONTIER_X = {
+    "bytes": ("total_bytes", "bytes sent in the run"),
+    "time": ("sim_seconds", "simulated time of the run (s)"),
+}
+
+
+def plot_tradeoff(db, runs, prefix, xs=("bytes", "time"), bypath=None,
+                  title=None, log="on"):
+    """Final test accuracy against what the run cost (bytes, simulated
+    time), one point per experiment: the mean over its seeds, with a bar
+    from the lowest to the highest seed. Points are coloured by a config
+    value (e.g. network.compression.codec) and labelled with the
+    experiment."""
+    groups = group_runs(runs)
+    if not groups:
+        raise InputError("no finished runs to plot")
+    pts = []
+    for label, rs in groups:
+        acc = [r["final_accuracy"] for r in rs
+               if r["final_accuracy"] is not None]
+        if not acc:
+            continue
+        cfg = json.loads(rs[0]["config"]) if rs[0]["config"] else {}
+        by = config_value(cfg, bypath) if bypath else None
+        if isinstance(by, (dict, list)):
+            by = json.dumps(by, sort_keys=True)
+        # A config stores no value where the default is off (no
+        # compression section without a codec): "none".
+        pt = {"label": label, "by": "none" if by is None else str(by),
+              "mean": sum(acc) / len(acc), "lo": min(acc), "hi": max(acc),
+              "n": len(acc)}
+        for x, (col, _) in FRONTIER_X.items():
+            vals = [r[col] for r in rs if r[col] is not None]
+            pt[x] = sum(vals) / len(vals) if vals else None
+        pts.append(pt)
+    if not pts:
+        raise InputError("the selected runs have no final accuracy")
+    style()
+    fig, axes = plt.subplots(1, len(xs), figsize=(5.2 * len(xs), 4.2),
+                             sharey=True, squeeze=False)
+    axes = axes[0]
+    colours = plt.get_cmap("tab10").colors
+    keys = list(dict.fromkeys(p["by"] for p in pts))
+    for i, x in enumerate(xs):
+        ax = axes[i]
+        _, xlabel = FRONTIER_X[x]
+        for j, key in enumerate(keys):
+            c = colours[j % len(colours)]
+            mine = [p for p in pts if p["by"] == key and p[x]]
+            if not mine:
+                continue
+            ax.errorbar([p[x] for p in mine], [p["mean"] for p in mine],
+                        yerr=[[p["mean"] - p["lo"] for p in mine],
+                              [p["hi"] - p["mean"] for p in mine]],
+                        fmt="o", color=c, ms=5, capsize=2, lw=1,
+                        label=key if bypath else None)
+            # Slanted labels: points of similar cost and accuracy (a
+            # codec's neighbouring settings) do not write over each other.
+            for p in mine:
+                ax.annotate(p["label"], (p[x], p["mean"]), fontsize=7.5,
+                            xytext=(3, 4), textcoords="offset points",
+                            color=c, rotation=35, rotation_mode="anchor")
+        if log == "on":
+            ax.set_xscale("log")
+        if x == "bytes":
+            ax.xaxis.set_major_formatter(EngFormatter(unit="B"))
+        ax.set_xlabel(xlabel + (" (log)" if log == "on" else ""))
+        if i == 0:
+            ax.set_ylabel("final test accuracy")
+    lo = max(0.0, min(p["lo"] for p in pts) - 0.03)
+    # Room above 1 for the slanted labels of the best points.
+    axes[0].set_ylim(lo, 1.0 + 0.12 * (1.0 - lo))
+    axes[0].set_yticks([t for t in axes[0].get_yticks() if lo <= t <= 1.0])
+    if bypath:
+        axes[-1].legend(title=bypath.split(".")[-1], loc="lower right")
+    multi = any(p["n"] > 1 for p in pts)
+    note = "point: mean over seeds, bar: min-max" if multi else ""
+    if title or note:
+        fig.suptitle("  —  ".join(t for t in (title, note) if t),
+                     fontsize=10.5)
+    fig.tight_layout()
+    return save(fig, prefix)
+
+
+# --------------------------------------------------------------------------
 # Command line
 
 
@@ -669,6 +762,18 @@ def main(argv=None):
     g.add_argument("--name", help="only runs whose name matches this glob")
     g.add_argument("--out", default="results/scaling")
     g.add_argument("--title")
+    f = sub.add_parser("tradeoff", help="final accuracy against bytes and "
+                       "simulated time, one point per experiment")
+    f.add_argument("db")
+    f.add_argument("--x", default="bytes,time",
+                   help="x axes, from bytes, time")
+    f.add_argument("--by", help="config path that colours the points, e.g. "
+                   "network.compression.codec")
+    f.add_argument("--runs", help="run ids, e.g. 1,2,5 (default: all)")
+    f.add_argument("--name", help="only runs whose name matches this glob")
+    f.add_argument("--log", choices=["on", "off"], default="on")
+    f.add_argument("--out", default="results/tradeoff")
+    f.add_argument("--title")
     a = p.parse_args(argv)
     try:
         db = open_db(a.db)
@@ -681,6 +786,14 @@ def main(argv=None):
                                a.name)
             paths = plot_curves(db, runs, a.out, xs, a.band, a.log, a.title,
                                 a.smooth)
+        elif a.cmd == "tradeoff":
+            xs = [x.strip() for x in a.x.split(",") if x.strip()]
+            bad = [x for x in xs if x not in FRONTIER_X]
+            if bad or not xs:
+                raise InputError(f"--x {a.x}: expected bytes or time")
+            runs = select_runs(db, parse_ids(a.runs) if a.runs else None,
+                               a.name)
+            paths = plot_tradeoff(db, runs, a.out, xs, a.by, a.title, a.log)
         elif a.cmd == "scaling":
             runs = select_runs(db, parse_ids(a.runs) if a.runs else None,
                                a.name)
