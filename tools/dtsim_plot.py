@@ -10,20 +10,23 @@
                                [--by network.server.bandwidth] [--out PREFIX]
   tools/dtsim_plot.py tradeoff DB [--x bytes,time] [--by PATH] [--runs 1,2]
                                [--name GLOB] [--log on|off] [--out PREFIX]
+  tools/dtsim_plot.py labels DB --run ID[,ID...] [--out PREFIX]
 
 `curves` draws test accuracy against simulated time, bytes sent and
 round/update, one line per experiment. Runs that differ only in their seed are
-one experiment: the line is the mean over seeds at each step and the band
-their min-max (or +-1 sd). `timeline` draws one run's workers as a Gantt chart
-(compute, send, receive, idle) and the server link's utilisation; the run
-needs "output": {"events": true}; with several run ids their Gantt charts are
-stacked on one time axis (without the utilisation). `scaling` draws, against a
-config value (e.g. the number of workers), the simulated time of each run and
-the share of it the workers spent computing, one line per value of another
-config value (e.g. the bandwidth). `tradeoff` draws each experiment's final test accuracy
+one experiment (a sweep's ",seed=N" at the end of a run name is dropped): the
+line is the mean over seeds at each step and the band their min-max (or +-1
+sd). `timeline` draws one run's workers as a Gantt chart (compute, send,
+receive, idle) and the server link's utilisation; the run needs "output":
+{"events": true}; with several run ids their Gantt charts are stacked on one
+time axis (without the utilisation). `scaling` draws, against a config value
+(e.g. the number of workers), the simulated time of each run and the share of
+it the workers spent computing, one line per value of another config value
+(e.g. the bandwidth). `tradeoff` draws each experiment's final test accuracy
 (mean over seeds, bar min-max) against the bytes and the simulated time its
-runs took, coloured by a config value (e.g. network.compression.codec). All
-write PREFIX.png and PREFIX.svg.
+runs took, coloured by a config value (e.g. network.compression.codec).
+`labels` draws each worker's training rows by label (table label_histogram),
+one panel per run. All write PREFIX.png and PREFIX.svg.
 
 Reads the database with the sqlite3 module and draws with matplotlib (Debian:
 python3-matplotlib). Bad input (no such database, run or events) is one line
@@ -35,6 +38,7 @@ import fnmatch
 import json
 import math
 import os
+import re
 import sqlite3
 import sys
 
@@ -133,16 +137,24 @@ def select_runs(db, runs=None, name=None):
     return out
 
 
+# A sweep names its runs NAME/LABEL, the label ending in the seed
+# ("non-iid/partition=iid,alg=ma,seed=3"); without it, the name is the
+# experiment's.
+SEED_LABEL = re.compile(r"(,|/)seed=-?[0-9]+$")
+
+
 def experiment_key(run):
     """The config without its seed (and the events switch, which changes no
     number): runs with equal keys are repeats of one experiment."""
+    name = SEED_LABEL.sub("", run["name"] or "")
     try:
         cfg = json.loads(run["config"])
     except (TypeError, ValueError):
-        return (run["name"], str(run["run_id"]))
+        return (name, str(run["run_id"]))
     cfg.pop("seed", None)
     cfg.pop("output", None)
-    return (run["name"], json.dumps(cfg, sort_keys=True))
+    cfg.pop("name", None)
+    return (name, json.dumps(cfg, sort_keys=True))
 
 
 def _flatten(d, prefix=""):
@@ -711,6 +723,57 @@ def plot_tradeoff(db, runs, prefix, xs=("bytes", "time"), bypath=None,
 
 
 # --------------------------------------------------------------------------
+# Labels
+
+
+def plot_labels(db, run_ids, prefix, title=None):
+    """Each worker's training rows by label (table label_histogram) as a
+    stacked bar, one panel per run: how the partition spread the classes."""
+    panels = []
+    for r in run_ids:
+        row = db.execute("SELECT name FROM runs WHERE run_id = ?",
+                         (r,)).fetchone()
+        if not row:
+            raise InputError(f"run {r}: no such run in the database")
+        try:
+            rows = db.execute("SELECT worker, label, rows FROM "
+                              "label_histogram WHERE run_id = ? ORDER BY "
+                              "worker, label", (r,)).fetchall()
+        except sqlite3.Error:
+            rows = []
+        if not rows:
+            raise InputError(f"run {r}: no rows in table label_histogram")
+        panels.append((r, row[0], rows))
+    style()
+    fig, axes = plt.subplots(1, len(panels),
+                             figsize=(4.6 * len(panels) + 0.9, 3.6),
+                             sharey=True, squeeze=False)
+    axes = axes[0]
+    labels = sorted({lab for _, _, rows in panels for _, lab, _ in rows})
+    cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
+    for ax, (r, name, rows) in zip(axes, panels):
+        workers = sorted({w for w, _, _ in rows})
+        count = {(w, lab): n for w, lab, n in rows}
+        bottom = [0] * len(workers)
+        for j, lab in enumerate(labels):
+            h = [count.get((w, lab), 0) for w in workers]
+            ax.bar(workers, h, bottom=bottom, color=cmap(j % cmap.N),
+                   width=0.75, label=str(lab))
+            bottom = [b + v for b, v in zip(bottom, h)]
+        ax.set_xticks(workers)
+        ax.set_xlabel("worker")
+        ax.grid(axis="x", visible=False)
+        ax.set_title(f"run {r}: {name}", fontsize=9)
+    axes[0].set_ylabel("training rows")
+    axes[-1].legend(title="label", loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                    ncol=1 if len(labels) <= 12 else 2)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, prefix)
+
+
+# --------------------------------------------------------------------------
 # Command line
 
 
@@ -774,6 +837,13 @@ def main(argv=None):
     f.add_argument("--log", choices=["on", "off"], default="on")
     f.add_argument("--out", default="results/tradeoff")
     f.add_argument("--title")
+    lb = sub.add_parser("labels", help="each worker's training rows by "
+                        "label, one panel per run")
+    lb.add_argument("db")
+    lb.add_argument("--run", required=True,
+                    help="run id, or several side by side (1,21)")
+    lb.add_argument("--out", default="results/labels")
+    lb.add_argument("--title")
     a = p.parse_args(argv)
     try:
         db = open_db(a.db)
@@ -794,6 +864,8 @@ def main(argv=None):
             runs = select_runs(db, parse_ids(a.runs) if a.runs else None,
                                a.name)
             paths = plot_tradeoff(db, runs, a.out, xs, a.by, a.title, a.log)
+        elif a.cmd == "labels":
+            paths = plot_labels(db, parse_ids(a.run), a.out, a.title)
         elif a.cmd == "scaling":
             runs = select_runs(db, parse_ids(a.runs) if a.runs else None,
                                a.name)
