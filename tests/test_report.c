@@ -177,6 +177,88 @@ Test(plots, draws_curves_over_seeds_and_a_timeline)
     cmd_free(&r);
 }
 
+Test(plots, draws_a_tradeoff_label_counts_and_stacked_timelines)
+{
+    const char *db = make_db();
+    char prefix[300], png[310], svg[310];
+    /* Run 6: a second run with a timeline, to stack under run 5's. */
+    ts_result t;
+    ts_run_dtsim(&t,
+                 (const char *[]){"run", "configs/tiny.json", "--out", db,
+                                  "--set", "name=tiny-again", "--quiet", NULL});
+    cr_assert_eq(t.exit_code, 0, "stderr: %s", t.err);
+
+    snprintf(prefix, sizeof prefix, "%s-tradeoff", db);
+    cmd_result r =
+        run((const char *[]){PYTHON, PLOT, "tradeoff", db, "--by",
+                             "algorithm.name", "--out", prefix, NULL});
+    cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
+    snprintf(png, sizeof png, "%s.png", prefix);
+    snprintf(svg, sizeof svg, "%s.svg", prefix);
+    assert_png(png);
+    assert_svg(svg, "final test accuracy");
+    assert_svg(svg, "post-bmuf");
+    assert_svg(svg, "bytes sent in the run");
+    cmd_free(&r);
+
+    snprintf(prefix, sizeof prefix, "%s-labels", db);
+    r = run((const char *[]){PYTHON, PLOT, "labels", db, "--run", "1,5",
+                             "--out", prefix, NULL});
+    cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
+    snprintf(png, sizeof png, "%s.png", prefix);
+    snprintf(svg, sizeof svg, "%s.svg", prefix);
+    assert_png(png);
+    assert_svg(svg, "training rows");
+    assert_svg(svg, "run 5: tiny");
+    cmd_free(&r);
+
+    snprintf(prefix, sizeof prefix, "%s-timelines", db);
+    r = run((const char *[]){PYTHON, PLOT, "timeline", db, "--run", "5,6",
+                             "--until", "0.002", "--out", prefix, NULL});
+    cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
+    snprintf(png, sizeof png, "%s.png", prefix);
+    snprintf(svg, sizeof svg, "%s.svg", prefix);
+    assert_png(png);
+    assert_svg(svg, "run 5: tiny (ssgd)");
+    assert_svg(svg, "run 6: tiny-again (ssgd)");
+    cmd_free(&r);
+
+    /* A run without events among several is refused like a single one. */
+    r = run(
+        (const char *[]){PYTHON, PLOT, "timeline", db, "--run", "5,1", NULL});
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "output.events=true"), "stderr: %s", r.err);
+    cmd_free(&r);
+}
+
+Test(plots, a_sweeps_seeds_are_one_experiment)
+{
+    /* A sweep names its runs NAME/LABEL with ",seed=N" last: the curves
+     * drop it and draw the seeds as one line with a band. */
+    const char *dir = ts_tmpdir();
+    char spec_text[1024], db[300], prefix[320], svg[330];
+    snprintf(spec_text, sizeof spec_text,
+             "{\"name\": \"sw\", \"base\": \"%s/configs/tiny.json\","
+             " \"grid\": [{\"name\": \"lr\", \"path\": \"algorithm.lr\","
+             " \"values\": [0.05, 0.1]}], \"seeds\": 2}",
+             DTSIM_SOURCE_DIR);
+    char *spec = ts_write_file(dir, "sw.json", spec_text);
+    snprintf(db, sizeof db, "%s/sw.db", dir);
+    ts_result t;
+    ts_run_dtsim(&t, (const char *[]){"sweep", spec, "--out", db, "--jobs", "1",
+                                      "--quiet", NULL});
+    cr_assert_eq(t.exit_code, 0, "stderr: %s", t.err);
+    snprintf(prefix, sizeof prefix, "%s-curves", db);
+    cmd_result r = run(
+        (const char *[]){PYTHON, PLOT, "curves", db, "--out", prefix, NULL});
+    cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
+    snprintf(svg, sizeof svg, "%s.svg", prefix);
+    assert_svg(svg, "sw/lr=0.05 (n=2)");
+    assert_svg(svg, "sw/lr=0.1 (n=2)");
+    cmd_free(&r);
+    free(spec);
+}
+
 Test(plots, bad_input_is_one_line_and_exit_2)
 {
     const char *db = make_db();

@@ -4,19 +4,29 @@
   tools/dtsim_plot.py curves DB [--runs 1,2,5] [--name GLOB] [--out PREFIX]
                                [--x time,bytes,step] [--band minmax|sd]
                                [--log auto|on|off] [--title TEXT]
-  tools/dtsim_plot.py timeline DB [--run ID] [--out PREFIX] [--until SECONDS]
+  tools/dtsim_plot.py timeline DB [--run ID[,ID...]] [--out PREFIX]
+                               [--until SECONDS] [--title TEXT]
   tools/dtsim_plot.py scaling DB --x cluster.workers
                                [--by network.server.bandwidth] [--out PREFIX]
+  tools/dtsim_plot.py tradeoff DB [--x bytes,time] [--by PATH] [--runs 1,2]
+                               [--name GLOB] [--log on|off] [--out PREFIX]
+  tools/dtsim_plot.py labels DB --run ID[,ID...] [--out PREFIX]
 
 `curves` draws test accuracy against simulated time, bytes sent and
 round/update, one line per experiment. Runs that differ only in their seed are
-one experiment: the line is the mean over seeds at each step and the band
-their min-max (or +-1 sd). `timeline` draws one run's workers as a Gantt chart
-(compute, send, receive, idle) and the server link's utilisation; the run
-needs "output": {"events": true}. `scaling` draws, against a config value
+one experiment (a sweep's ",seed=N" at the end of a run name is dropped): the
+line is the mean over seeds at each step and the band their min-max (or +-1
+sd). `timeline` draws one run's workers as a Gantt chart (compute, send,
+receive, idle) and the server link's utilisation; the run needs "output":
+{"events": true}; with several run ids their Gantt charts are stacked on one
+time axis (without the utilisation). `scaling` draws, against a config value
 (e.g. the number of workers), the simulated time of each run and the share of
 it the workers spent computing, one line per value of another config value
-(e.g. the bandwidth). All write PREFIX.png and PREFIX.svg.
+(e.g. the bandwidth). `tradeoff` draws each experiment's final test accuracy
+(mean over seeds, bar min-max) against the bytes and the simulated time its
+runs took, coloured by a config value (e.g. network.compression.codec).
+`labels` draws each worker's training rows by label (table label_histogram),
+one panel per run. All write PREFIX.png and PREFIX.svg.
 
 Reads the database with the sqlite3 module and draws with matplotlib (Debian:
 python3-matplotlib). Bad input (no such database, run or events) is one line
@@ -28,6 +38,7 @@ import fnmatch
 import json
 import math
 import os
+import re
 import sqlite3
 import sys
 
@@ -126,16 +137,24 @@ def select_runs(db, runs=None, name=None):
     return out
 
 
+# A sweep names its runs NAME/LABEL, the label ending in the seed
+# ("non-iid/partition=iid,alg=ma,seed=3"); without it, the name is the
+# experiment's.
+SEED_LABEL = re.compile(r"(,|/)seed=-?[0-9]+$")
+
+
 def experiment_key(run):
     """The config without its seed (and the events switch, which changes no
     number): runs with equal keys are repeats of one experiment."""
+    name = SEED_LABEL.sub("", run["name"] or "")
     try:
         cfg = json.loads(run["config"])
     except (TypeError, ValueError):
-        return (run["name"], str(run["run_id"]))
+        return (name, str(run["run_id"]))
     cfg.pop("seed", None)
     cfg.pop("output", None)
-    return (run["name"], json.dumps(cfg, sort_keys=True))
+    cfg.pop("name", None)
+    return (name, json.dumps(cfg, sort_keys=True))
 
 
 def _flatten(d, prefix=""):
@@ -446,17 +465,10 @@ def link_utilisation(tl, end, bins=200):
     return xs, [v / bw for v in out_b], [v / bw for v in in_b]
 
 
-def plot_timeline(db, run_id, prefix, until=None):
-    tl = load_timeline(db, run_id)
-    style()
+def draw_gantt(ax, tl, end):
+    """One run's rows (workers, then the server) on ax: idle, compute, and
+    sends (upper half) and receives (lower half)."""
     ents = tl["entities"]
-    end = until if until else tl["end"]
-    util = link_utilisation(tl, end)
-    heights = [max(2.2, 0.42 * len(ents) + 0.8)] + ([1.4] if util else [])
-    fig, axes = plt.subplots(len(heights), 1, figsize=(10, sum(heights) + 0.6),
-                             sharex=True, squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
-    ax = axes[0][0]
     for row, ent in enumerate(ents):
         y = len(ents) - 1 - row
         b = tl["bars"][ent]
@@ -475,11 +487,29 @@ def plot_timeline(db, run_id, prefix, until=None):
     ax.set_ylim(-0.6, len(ents) - 0.4)
     ax.set_xlim(0, end)
     ax.grid(axis="y", visible=False)
-    ax.set_title(f"run {run_id}: {tl['name']} ({tl['algorithm']}), "
-                 f"{len(ents) - 1} workers")
+
+
+def kind_legend(ax):
     ax.legend(handles=[Patch(color=KIND_COLOURS[k], label=k)
                        for k in ("compute", "send", "receive", "idle")],
               loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+
+def plot_timeline(db, run_id, prefix, until=None):
+    tl = load_timeline(db, run_id)
+    style()
+    ents = tl["entities"]
+    end = until if until else tl["end"]
+    util = link_utilisation(tl, end)
+    heights = [max(2.2, 0.42 * len(ents) + 0.8)] + ([1.4] if util else [])
+    fig, axes = plt.subplots(len(heights), 1, figsize=(10, sum(heights) + 0.6),
+                             sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    ax = axes[0][0]
+    draw_gantt(ax, tl, end)
+    ax.set_title(f"run {run_id}: {tl['name']} ({tl['algorithm']}), "
+                 f"{len(ents) - 1} workers")
+    kind_legend(ax)
     if util:
         ux = axes[1][0]
         xs, o, i = util
@@ -493,6 +523,35 @@ def plot_timeline(db, run_id, prefix, until=None):
         axes[-1][0].set_xlabel("simulated time (s)")
     else:
         ax.set_xlabel("simulated time (s)")
+    fig.tight_layout()
+    return save(fig, prefix)
+
+
+def plot_timelines(db, run_ids, prefix, until=None, title=None):
+    """Several runs' timelines stacked on one time axis, one panel each
+    (without the link utilisation), to compare how their workers spend
+    the same stretch of simulated time."""
+    if len(run_ids) == 1:
+        return plot_timeline(db, run_ids[0], prefix, until)
+    tls = [(r, load_timeline(db, r)) for r in run_ids]
+    style()
+    end = until if until else max(tl["end"] for _, tl in tls)
+    heights = [max(1.6, 0.36 * len(tl["entities"]) + 0.5) for _, tl in tls]
+    fig, axes = plt.subplots(len(tls), 1,
+                             figsize=(10, sum(heights) + 0.5
+                                      + (0.3 if title else 0)),
+                             sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for i, (r, tl) in enumerate(tls):
+        ax = axes[i][0]
+        draw_gantt(ax, tl, end)
+        ax.set_title(f"run {r}: {tl['name']} ({tl['algorithm']}), "
+                     f"{len(tl['entities']) - 1} workers", loc="left")
+        if i == 0:
+            kind_legend(ax)
+    axes[-1][0].set_xlabel("simulated time (s)")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return save(fig, prefix)
 
@@ -576,6 +635,145 @@ def plot_scaling(db, runs, prefix, xpath, bypath=None, title=None):
 
 
 # --------------------------------------------------------------------------
+# Trade-off
+
+
+FRONTIER_X = {
+    "bytes": ("total_bytes", "bytes sent in the run"),
+    "time": ("sim_seconds", "simulated time of the run (s)"),
+}
+
+
+def plot_tradeoff(db, runs, prefix, xs=("bytes", "time"), bypath=None,
+                  title=None, log="on"):
+    """Final test accuracy against what the run cost (bytes, simulated
+    time), one point per experiment: the mean over its seeds, with a bar
+    from the lowest to the highest seed. Points are coloured by a config
+    value (e.g. network.compression.codec) and labelled with the
+    experiment."""
+    groups = group_runs(runs)
+    if not groups:
+        raise InputError("no finished runs to plot")
+    pts = []
+    for label, rs in groups:
+        acc = [r["final_accuracy"] for r in rs
+               if r["final_accuracy"] is not None]
+        if not acc:
+            continue
+        cfg = json.loads(rs[0]["config"]) if rs[0]["config"] else {}
+        by = config_value(cfg, bypath) if bypath else None
+        if isinstance(by, (dict, list)):
+            by = json.dumps(by, sort_keys=True)
+        # A config stores no value where the default is off (no
+        # compression section without a codec): "none".
+        pt = {"label": label, "by": "none" if by is None else str(by),
+              "mean": sum(acc) / len(acc), "lo": min(acc), "hi": max(acc),
+              "n": len(acc)}
+        for x, (col, _) in FRONTIER_X.items():
+            vals = [r[col] for r in rs if r[col] is not None]
+            pt[x] = sum(vals) / len(vals) if vals else None
+        pts.append(pt)
+    if not pts:
+        raise InputError("the selected runs have no final accuracy")
+    style()
+    fig, axes = plt.subplots(1, len(xs), figsize=(5.2 * len(xs), 4.2),
+                             sharey=True, squeeze=False)
+    axes = axes[0]
+    colours = plt.get_cmap("tab10").colors
+    keys = list(dict.fromkeys(p["by"] for p in pts))
+    for i, x in enumerate(xs):
+        ax = axes[i]
+        _, xlabel = FRONTIER_X[x]
+        for j, key in enumerate(keys):
+            c = colours[j % len(colours)]
+            mine = [p for p in pts if p["by"] == key and p[x]]
+            if not mine:
+                continue
+            ax.errorbar([p[x] for p in mine], [p["mean"] for p in mine],
+                        yerr=[[p["mean"] - p["lo"] for p in mine],
+                              [p["hi"] - p["mean"] for p in mine]],
+                        fmt="o", color=c, ms=5, capsize=2, lw=1,
+                        label=key if bypath else None)
+            # Slanted labels: points of similar cost and accuracy (a
+            # codec's neighbouring settings) do not write over each other.
+            for p in mine:
+                ax.annotate(p["label"], (p[x], p["mean"]), fontsize=7.5,
+                            xytext=(3, 4), textcoords="offset points",
+                            color=c, rotation=35, rotation_mode="anchor")
+        if log == "on":
+            ax.set_xscale("log")
+        if x == "bytes":
+            ax.xaxis.set_major_formatter(EngFormatter(unit="B"))
+        ax.set_xlabel(xlabel + (" (log)" if log == "on" else ""))
+        if i == 0:
+            ax.set_ylabel("final test accuracy")
+    lo = max(0.0, min(p["lo"] for p in pts) - 0.03)
+    # Room above 1 for the slanted labels of the best points.
+    axes[0].set_ylim(lo, 1.0 + 0.12 * (1.0 - lo))
+    axes[0].set_yticks([t for t in axes[0].get_yticks() if lo <= t <= 1.0])
+    if bypath:
+        axes[-1].legend(title=bypath.split(".")[-1], loc="lower right")
+    multi = any(p["n"] > 1 for p in pts)
+    note = "point: mean over seeds, bar: min-max" if multi else ""
+    if title or note:
+        fig.suptitle("  —  ".join(t for t in (title, note) if t),
+                     fontsize=10.5)
+    fig.tight_layout()
+    return save(fig, prefix)
+
+
+# --------------------------------------------------------------------------
+# Labels
+
+
+def plot_labels(db, run_ids, prefix, title=None):
+    """Each worker's training rows by label (table label_histogram) as a
+    stacked bar, one panel per run: how the partition spread the classes."""
+    panels = []
+    for r in run_ids:
+        row = db.execute("SELECT name FROM runs WHERE run_id = ?",
+                         (r,)).fetchone()
+        if not row:
+            raise InputError(f"run {r}: no such run in the database")
+        try:
+            rows = db.execute("SELECT worker, label, rows FROM "
+                              "label_histogram WHERE run_id = ? ORDER BY "
+                              "worker, label", (r,)).fetchall()
+        except sqlite3.Error:
+            rows = []
+        if not rows:
+            raise InputError(f"run {r}: no rows in table label_histogram")
+        panels.append((r, row[0], rows))
+    style()
+    fig, axes = plt.subplots(1, len(panels),
+                             figsize=(4.6 * len(panels) + 0.9, 3.6),
+                             sharey=True, squeeze=False)
+    axes = axes[0]
+    labels = sorted({lab for _, _, rows in panels for _, lab, _ in rows})
+    cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
+    for ax, (r, name, rows) in zip(axes, panels):
+        workers = sorted({w for w, _, _ in rows})
+        count = {(w, lab): n for w, lab, n in rows}
+        bottom = [0] * len(workers)
+        for j, lab in enumerate(labels):
+            h = [count.get((w, lab), 0) for w in workers]
+            ax.bar(workers, h, bottom=bottom, color=cmap(j % cmap.N),
+                   width=0.75, label=str(lab))
+            bottom = [b + v for b, v in zip(bottom, h)]
+        ax.set_xticks(workers)
+        ax.set_xlabel("worker")
+        ax.grid(axis="x", visible=False)
+        ax.set_title(f"run {r}: {name}", fontsize=9)
+    axes[0].set_ylabel("training rows")
+    axes[-1].legend(title="label", loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                    ncol=1 if len(labels) <= 12 else 2)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, prefix)
+
+
+# --------------------------------------------------------------------------
 # Command line
 
 
@@ -609,11 +807,13 @@ def main(argv=None):
     t = sub.add_parser("timeline", help="one run's workers as a Gantt chart "
                        "and the server link's utilisation")
     t.add_argument("db")
-    t.add_argument("--run", type=int,
-                   help="run id (default: the last run with events)")
+    t.add_argument("--run",
+                   help="run id, or several (1,2,3) stacked on one time "
+                   "axis (default: the last run with events)")
     t.add_argument("--out", default="results/timeline")
     t.add_argument("--until", type=float,
                    help="show only [0, SECONDS] of simulated time")
+    t.add_argument("--title", help="a title over several runs' panels")
     g = sub.add_parser("scaling", help="run time and compute share against "
                        "a config value, one line per value of another")
     g.add_argument("db")
@@ -625,6 +825,25 @@ def main(argv=None):
     g.add_argument("--name", help="only runs whose name matches this glob")
     g.add_argument("--out", default="results/scaling")
     g.add_argument("--title")
+    f = sub.add_parser("tradeoff", help="final accuracy against bytes and "
+                       "simulated time, one point per experiment")
+    f.add_argument("db")
+    f.add_argument("--x", default="bytes,time",
+                   help="x axes, from bytes, time")
+    f.add_argument("--by", help="config path that colours the points, e.g. "
+                   "network.compression.codec")
+    f.add_argument("--runs", help="run ids, e.g. 1,2,5 (default: all)")
+    f.add_argument("--name", help="only runs whose name matches this glob")
+    f.add_argument("--log", choices=["on", "off"], default="on")
+    f.add_argument("--out", default="results/tradeoff")
+    f.add_argument("--title")
+    lb = sub.add_parser("labels", help="each worker's training rows by "
+                        "label, one panel per run")
+    lb.add_argument("db")
+    lb.add_argument("--run", required=True,
+                    help="run id, or several side by side (1,21)")
+    lb.add_argument("--out", default="results/labels")
+    lb.add_argument("--title")
     a = p.parse_args(argv)
     try:
         db = open_db(a.db)
@@ -637,19 +856,36 @@ def main(argv=None):
                                a.name)
             paths = plot_curves(db, runs, a.out, xs, a.band, a.log, a.title,
                                 a.smooth)
+        elif a.cmd == "tradeoff":
+            xs = [x.strip() for x in a.x.split(",") if x.strip()]
+            bad = [x for x in xs if x not in FRONTIER_X]
+            if bad or not xs:
+                raise InputError(f"--x {a.x}: expected bytes or time")
+            runs = select_runs(db, parse_ids(a.runs) if a.runs else None,
+                               a.name)
+            paths = plot_tradeoff(db, runs, a.out, xs, a.by, a.title, a.log)
+        elif a.cmd == "labels":
+            paths = plot_labels(db, parse_ids(a.run), a.out, a.title)
         elif a.cmd == "scaling":
             runs = select_runs(db, parse_ids(a.runs) if a.runs else None,
                                a.name)
             paths = plot_scaling(db, runs, a.out, a.x, a.by, a.title)
         else:
-            run = a.run
-            if run is None:
+            if a.run is None:
                 r = db.execute("SELECT MAX(run_id) FROM events").fetchone()
                 if not r or r[0] is None:
                     raise InputError(f"{a.db}: no run has events (run with "
                                      "--set output.events=true)")
-                run = r[0]
-            paths = plot_timeline(db, run, a.out, a.until)
+                run_ids = [r[0]]
+            else:
+                try:
+                    run_ids = [int(t) for t in a.run.split(",") if t.strip()]
+                except ValueError:
+                    run_ids = []
+                if not run_ids:
+                    raise InputError(f"--run {a.run}: expected a run id or "
+                                     "ids like 1,2,3")
+            paths = plot_timelines(db, run_ids, a.out, a.until, a.title)
     except InputError as e:
         print(f"dtsim_plot: {e}", file=sys.stderr)
         return 2
