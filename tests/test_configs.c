@@ -27,6 +27,9 @@ static const shipped shipped_configs[] = {
     {"configs/examples/mlp_ma.json", 0},
     {"configs/examples/mlp_bmuf.json", 0},
     {"configs/examples/mlp_easgd.json", 0},
+    {"configs/examples/dpsgd_ring.json", 0},
+    /* Fashion-MNIST: tools/setup.sh installs dataset-fashion-mnist. */
+    {"configs/examples/fmnist_mlp_ssgd.json", 0},
     {"configs/sweeps/comm.json", 1},
     {"configs/sweeps/post_seeds.json", 1},
     {"configs/teaching/comm_vs_comp.json", 0},
@@ -40,6 +43,8 @@ static const shipped shipped_configs[] = {
     {"configs/teaching/compression.json", 0},
     {"configs/teaching/non-iid.json", 1},
     {"configs/teaching/non-iid/ma.json", 0},
+    {"configs/teaching/non-iid-fmnist.json", 1},
+    {"configs/teaching/non-iid/fmnist-ma.json", 0},
     {"configs/teaching/ps-vs-allreduce.json", 0},
     {"configs/teaching/crash_wait.json", 0},
     {"configs/teaching/crash_drop.json", 0},

@@ -11,7 +11,8 @@ preset=${1:-release}
 
 packages=(gcc make cmake pkg-config git sqlite3
           libgsl-dev libsqlite3-dev libcjson-dev libcriterion-dev zlib1g-dev
-          python3-matplotlib chromium libopenmpi-dev openmpi-bin)
+          python3-matplotlib chromium libopenmpi-dev openmpi-bin
+          dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
