@@ -142,6 +142,8 @@ Test(cfg_net, round_trips_every_topology)
     round_trip(CFG(PS, "{\"compression\": {\"codec\": \"qsgd\", "
                        "\"levels\": 7}}"));
     round_trip(CFG(PS, "{\"compression\": {\"codec\": \"fp16\"}}"));
+    round_trip(CFG(PS, "{\"compression\": {\"codec\": \"fp16\", "
+                       "\"direction\": \"both\"}}"));
     round_trip(CFG(PS, "{\"servers\": 3, \"topology\": \"tree\"}"));
     round_trip(CFG(RING, "{\"events\": [{\"at\": 0, \"link\": 7, "
                          "\"bandwidth\": 5}]}"));
@@ -266,6 +268,13 @@ ParameterizedTestParameters(cfg_net, rejects_a_bad_network_naming_the_path)
         {CFG(PS, "{\"compression\": {\"codec\": \"qsgd\", \"levels\": "
                  "1, \"fraction\": 0.5}}"),
          AT "$.network.compression.fraction: not used with codec \"qsgd\""},
+        {CFG(PS, "{\"compression\": {\"codec\": \"fp16\", \"direction\": "
+                 "\"down\"}}"),
+         AT "$.network.compression.direction: expected one of \"up\", "
+            "\"both\", got \"down\""},
+        {CFG(PS, "{\"compression\": {\"codec\": \"none\", \"direction\": "
+                 "\"both\"}}"),
+         AT "$.network.compression.direction: not used with codec \"none\""},
         {CFG(RING, "{\"compression\": {\"codec\": \"fp16\"}}"),
          AT "$.network.compression.codec: compresses the parameter server's "
             "messages; $.algorithm.collective \"ring\" sends none"},

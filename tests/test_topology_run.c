@@ -230,7 +230,9 @@ Test(topology_run, a_topology_config_gives_identical_rows, .timeout = 120)
 Test(topology_run, compression_charges_the_encoded_size, .timeout = 120)
 {
     /* Sizes from sim/net/compress.h for n values of 8 bytes, plus the
-     * header; every one of the 2 K R messages carries one. */
+     * header. Of the 2 K R messages, the K R gradients the workers send
+     * are encoded; with "direction": "both" the K R models the server
+     * sends are too, and otherwise those go as they are (S bytes). */
     const int K = 4, rounds = 2;
     double S = model_bytes(K, rounds), n = (S - HEADER) / 8;
     struct {
@@ -243,12 +245,19 @@ Test(topology_run, compression_charges_the_encoded_size, .timeout = 120)
         {"{\"codec\": \"qsgd\", \"levels\": 4}", 8 + 8 + ceil(n * (1 + 3) / 8)},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char extra[128];
+        char extra[160], codec[128];
         snprintf(extra, sizeof extra, ", \"compression\": %s", cases[i].codec);
         run_result r =
             run_cfg("ssgd", "ps", K, rounds, net_json("star", extra));
-        assert_close(r.bytes, rounds * 2.0 * K * (cases[i].size + HEADER), 0,
+        assert_close(r.bytes, rounds * K * (cases[i].size + HEADER + S), 0,
                      cases[i].codec);
+        /* The same codec object with "direction": "both" added. */
+        snprintf(codec, sizeof codec, "%.*s, \"direction\": \"both\"}",
+                 (int)strlen(cases[i].codec) - 1, cases[i].codec);
+        snprintf(extra, sizeof extra, ", \"compression\": %s", codec);
+        r = run_cfg("ssgd", "ps", K, rounds, net_json("star", extra));
+        assert_close(r.bytes, rounds * 2.0 * K * (cases[i].size + HEADER), 0,
+                     codec);
     }
 }
 

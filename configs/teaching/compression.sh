@@ -2,9 +2,10 @@
 # Lesson 5, compression: bytes against accuracy. Synchronous SGD of the
 # 64-32-10 MLP on the digits, 8 workers on a 10 Mb/s star through one
 # parameter server, so every byte costs time: float64, float32, fp16, QSGD
-# with s = 255 down to 1 levels, top-k (with error feedback) and random-k.
-# The codec applies to every message, the models the server sends as well as
-# the gradients it receives.
+# with s = 255 down to 1 levels, top-k (with error feedback) and random-k,
+# each applied to the gradients the workers send (network.compression's
+# default direction, "up"), and some also to the models the server sends
+# back ("direction": "both").
 #
 #   configs/teaching/compression.sh [DB]   (default results/lesson-compression.db)
 #
@@ -37,6 +38,11 @@ codecs=(
     "top-k 1%|network.compression={\"codec\": \"topk\", \"fraction\": 0.01}"
     "rand-k 50%|network.compression={\"codec\": \"randk\", \"fraction\": 0.5}"
     "rand-k 10%|network.compression={\"codec\": \"randk\", \"fraction\": 0.1}"
+    "fp16 both|network.compression={\"codec\": \"fp16\", \"direction\": \"both\"}"
+    "qsgd s=63 both|network.compression={\"codec\": \"qsgd\", \"levels\": 63, \"direction\": \"both\"}"
+    "qsgd s=15 both|network.compression={\"codec\": \"qsgd\", \"levels\": 15, \"direction\": \"both\"}"
+    "top-k 10% both|network.compression={\"codec\": \"topk\", \"fraction\": 0.1, \"direction\": \"both\"}"
+    "rand-k 50% both|network.compression={\"codec\": \"randk\", \"fraction\": 0.5, \"direction\": \"both\"}"
 )
 for c in "${codecs[@]}"; do
     for s in $(seq 1 "$seeds"); do
@@ -45,10 +51,11 @@ for c in "${codecs[@]}"; do
     done
 done
 /usr/bin/python3 tools/dtsim_plot.py tradeoff "$db" \
-    --by network.compression.codec --out results/lesson-compression \
+    --by network.compression.direction --out results/lesson-compression \
     --title "SSGD, 8 workers, 10 Mb/s, 300 rounds, $seeds seeds"
 some=$(sqlite3 "$db" "SELECT group_concat(run_id) FROM runs WHERE name IN
-    ('float64', 'fp16', 'qsgd s=63', 'qsgd s=15', 'top-k 10%', 'rand-k 10%')")
+    ('float64', 'top-k 1%', 'qsgd s=1', 'qsgd s=63 both', 'qsgd s=15 both',
+     'top-k 10% both')")
 /usr/bin/python3 tools/dtsim_plot.py curves "$db" --x time,bytes --log on \
     --band sd --runs "$some" --out results/lesson-compression-curves \
     --title "accuracy as the bytes are sent"

@@ -1594,9 +1594,10 @@ static const char *const codec_keys[][3] = {
 
 static int parse_compression(ctx *cx, const cJSON *o, cfg_experiment *e)
 {
-    static const char *const known[] = {"codec", "k", "fraction", "levels",
-                                        NULL};
-    int codec = 0;
+    static const char *const known[] = {"codec",  "k",         "fraction",
+                                        "levels", "direction", NULL};
+    static const char *const directions[] = {"up", "both", NULL};
+    int codec = 0, direction = CFG_COMPRESS_UP;
     TRY(check_keys(cx, o, known));
     if (!o)
         return 0;
@@ -1605,7 +1606,9 @@ static int parse_compression(ctx *cx, const cJSON *o, cfg_experiment *e)
     TRY(field_choice(cx, o, "codec", codec_names, &codec));
     e->network.compression.codec = (cfg_codec)codec;
     for (const cJSON *c = o->child; c; c = c->next) {
-        int takes = strcmp(c->string, "codec") == 0;
+        int takes =
+            strcmp(c->string, "codec") == 0 ||
+            (codec != CFG_CODEC_NONE && strcmp(c->string, "direction") == 0);
         for (size_t i = 0; codec_keys[codec][i] && !takes; i++)
             takes = strcmp(codec_keys[codec][i], c->string) == 0;
         if (!takes) {
@@ -1645,6 +1648,8 @@ static int parse_compression(ctx *cx, const cJSON *o, cfg_experiment *e)
         TRY(field_int(cx, o, "levels", closed(1, 1 << 30),
                       &e->network.compression.levels));
     }
+    TRY(field_choice(cx, o, "direction", directions, &direction));
+    e->network.compression.direction = (cfg_compress_dir)direction;
     return 0;
 }
 
@@ -2231,7 +2236,8 @@ char *cfg_experiment_to_json(const cfg_experiment *e)
                                              "he"};
     sub = put_new(o, "init", 0, &bad);
     put_str(sub, "kind", init_names[e->model.init], &bad);
-    if (e->model.init == CFG_INIT_DEFAULT || e->model.init == CFG_INIT_UNIFORM) {
+    if (e->model.init == CFG_INIT_DEFAULT ||
+        e->model.init == CFG_INIT_UNIFORM) {
         put_num(sub, "low", e->model.init_low, &bad);
         put_num(sub, "high", e->model.init_high, &bad);
     }
@@ -2253,11 +2259,10 @@ char *cfg_experiment_to_json(const cfg_experiment *e)
 
     static const char *const format_names[] = {"csv", "libsvm", "idx",
                                                "synthetic"};
-    static const char *const synth_names[] = {"clusters", "linear",
-                                              "logistic"};
+    static const char *const synth_names[] = {"clusters", "linear", "logistic"};
     static const char *const scale_names[] = {"none", "standardize", "minmax"};
-    static const char *const partition_names[] = {"contiguous", "iid",
-                                                  "shards", "dirichlet"};
+    static const char *const partition_names[] = {"contiguous", "iid", "shards",
+                                                  "dirichlet"};
     o = put_new(root, "data", 0, &bad);
     put_str(o, "format", format_names[e->data.format], &bad);
     switch (e->data.format) {
@@ -2426,6 +2431,10 @@ char *cfg_experiment_to_json(const cfg_experiment *e)
             put_num(sub, "fraction", e->network.compression.fraction, &bad);
         if (k == CFG_CODEC_QSGD)
             put_num(sub, "levels", e->network.compression.levels, &bad);
+        put_str(sub, "direction",
+                e->network.compression.direction == CFG_COMPRESS_BOTH ? "both"
+                                                                      : "up",
+                &bad);
     }
     if (e->network.n_events > 0) {
         static const char *const what[] = {"bandwidth", "latency", "up"};

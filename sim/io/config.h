@@ -4,8 +4,8 @@
  * field (type, range, unknown and duplicate keys) and fills a plain
  * cfg_experiment. No cJSON pointer outlives the call. Every error message
  * names the file and the JSON path and says what was expected, e.g.
- *   configs/x.json: $.network.bandwidth: expected a bandwidth > 0 ("10Gbps"), got -5
- * and a syntax error names file:line:col.
+ *   configs/x.json: $.network.bandwidth: expected a bandwidth > 0 ("10Gbps"),
+ * got -5 and a syntax error names file:line:col.
  *
  * The algorithm section is validated against parameter specs that the caller
  * passes in (the algorithm registry), so this layer never includes an
@@ -32,8 +32,8 @@ typedef enum cfg_param_type {
 typedef struct cfg_param_spec {
     const char *name;
     cfg_param_type type;
-    double min, max; /* inclusive bounds for NUMBER and INT */
-    double def;      /* default value (index for CHOICE) */
+    double min, max;            /* inclusive bounds for NUMBER and INT */
+    double def;                 /* default value (index for CHOICE) */
     const char *const *choices; /* NULL-terminated, CHOICE only */
     const char *help;           /* one line for `dtsim list` */
 } cfg_param_spec;
@@ -52,7 +52,10 @@ typedef struct cfg_algorithm_spec {
 
 /* ---- the experiment ---- */
 
-typedef enum cfg_split_kind { CFG_SPLIT_FRACTION, CFG_SPLIT_FILE } cfg_split_kind;
+typedef enum cfg_split_kind {
+    CFG_SPLIT_FRACTION,
+    CFG_SPLIT_FILE
+} cfg_split_kind;
 /* In ml_partition_kind order (sim/ml/partition.h), which the engine relies
  * on. */
 typedef enum cfg_partition {
@@ -87,7 +90,10 @@ typedef enum cfg_init_kind {
     CFG_INIT_HE
 } cfg_init_kind;
 #define CFG_MAX_HIDDEN 8 /* MDL_MAX_HIDDEN */
-typedef enum cfg_batch_kind { CFG_BATCH_FRACTION, CFG_BATCH_SIZE } cfg_batch_kind;
+typedef enum cfg_batch_kind {
+    CFG_BATCH_FRACTION,
+    CFG_BATCH_SIZE
+} cfg_batch_kind;
 typedef enum cfg_compute_kind {
     CFG_COMPUTE_SECONDS_PER_SAMPLE,
     CFG_COMPUTE_FLOPS
@@ -107,8 +113,8 @@ typedef enum cfg_on_crash { CFG_ON_CRASH_WAIT, CFG_ON_CRASH_DROP } cfg_on_crash;
  * after each recovery); back after recover_after_s, or never (< 0). */
 typedef struct cfg_crash {
     int worker;
-    double at_s;    /* >= 0, or -1 when rate is used */
-    double rate;    /* crashes per second, or 0 when at_s is used */
+    double at_s;            /* >= 0, or -1 when rate is used */
+    double rate;            /* crashes per second, or 0 when at_s is used */
     double recover_after_s; /* >= 0, or -1: never recovers */
 } cfg_crash;
 typedef enum cfg_topology {
@@ -149,6 +155,12 @@ typedef enum cfg_codec {
     CFG_CODEC_QSGD
 } cfg_codec;
 
+/* $.network.compression.direction: which messages the codec encodes. */
+typedef enum cfg_compress_dir {
+    CFG_COMPRESS_UP,  /* default: what workers send (gradients, models) */
+    CFG_COMPRESS_BOTH /* and what the server sends back */
+} cfg_compress_dir;
+
 typedef enum cfg_link_change {
     CFG_LINK_BANDWIDTH,
     CFG_LINK_LATENCY,
@@ -175,10 +187,10 @@ typedef struct cfg_experiment {
     uint64_t seed;     /* default 1 */
 
     struct {
-        char *name;        /* a registry name, e.g. "ssgd" */
+        char *name;                     /* a registry name, e.g. "ssgd" */
         const cfg_algorithm_spec *spec; /* borrowed from the caller's table */
-        long rounds;       /* >= 1 */
-        double lr;         /* > 0 */
+        long rounds;                    /* >= 1 */
+        double lr;                      /* > 0 */
         double params[CFG_MAX_ALG_PARAMS]; /* in spec->params order */
     } algorithm;
 
@@ -242,13 +254,13 @@ typedef struct cfg_experiment {
         cfg_compute_kind compute;
         double seconds_per_sample; /* > 0 */
         double flops_per_second;   /* > 0 */
-        double *speed;    /* [workers], default 1 each, > 0 */
-        double *slowdown; /* [workers], default 1 each, >= 1 */
+        double *speed;             /* [workers], default 1 each, > 0 */
+        double *slowdown;          /* [workers], default 1 each, >= 1 */
         cfg_delay_dist delay;
-        double delay_mean_s;  /* > 0 when delay is not NONE or MIXTURE */
-        double delay_sd_s;    /* LOGNORMAL, GAMMA: > 0 */
-        double delay_shape;   /* PARETO: > 1 */
-        double delay_p;       /* MIXTURE: probability of the long value */
+        double delay_mean_s; /* > 0 when delay is not NONE or MIXTURE */
+        double delay_sd_s;   /* LOGNORMAL, GAMMA: > 0 */
+        double delay_shape;  /* PARETO: > 1 */
+        double delay_p;      /* MIXTURE: probability of the long value */
         double delay_short_s, delay_long_s; /* MIXTURE: 0 <= short < long */
         struct {
             double factor; /* >= 1; 1 (default) means no slow periods */
@@ -256,9 +268,9 @@ typedef struct cfg_experiment {
         } slow_periods;
         cfg_crash *crashes; /* n_crashes entries, at most one per worker */
         size_t n_crashes;
-        cfg_on_crash on_crash;  /* default WAIT */
-        double drop_timeout_s;  /* DROP: seconds after the crash, >= 0 */
-        char *trace;            /* CSV file (time, worker, event, value) */
+        cfg_on_crash on_crash; /* default WAIT */
+        double drop_timeout_s; /* DROP: seconds after the crash, >= 0 */
+        char *trace;           /* CSV file (time, worker, event, value) */
         char *trace_resolved_path;
     } cluster;
 
@@ -282,6 +294,7 @@ typedef struct cfg_experiment {
             long k;          /* TOPK, RANDK: values sent, or 0 ... */
             double fraction; /* ... this share of them (at least one) */
             int levels;      /* QSGD: s >= 1 */
+            cfg_compress_dir direction;
         } compression;
         int contention;    /* default 1: max-min fair sharing */
         int value_bytes;   /* 8 (float64, default) or 4 (float32) */
@@ -289,11 +302,11 @@ typedef struct cfg_experiment {
     } network;
 
     struct {
-        long every;     /* evaluate the global model every N steps; default 1,
-                           0 when only every_seconds is used */
+        long every; /* evaluate the global model every N steps; default 1,
+                       0 when only every_seconds is used */
         double every_seconds; /* also at the first step at or after each
                                  multiple of T simulated seconds; 0: off */
-        int train_loss; /* also compute the training loss; default 1 */
+        int train_loss;       /* also compute the training loss; default 1 */
     } evaluation;
 
     struct {
@@ -301,9 +314,9 @@ typedef struct cfg_experiment {
     } output;
 } cfg_experiment;
 
-/* One --set override: a dotted path ("algorithm.lr", "network.workers[1].bandwidth",
- * optionally prefixed with "$.") and a value, parsed as JSON when it is valid
- * JSON and taken as a string otherwise. */
+/* One --set override: a dotted path ("algorithm.lr",
+ * "network.workers[1].bandwidth", optionally prefixed with "$.") and a value,
+ * parsed as JSON when it is valid JSON and taken as a string otherwise. */
 typedef struct cfg_override {
     const char *path;
     const char *value;

@@ -639,7 +639,11 @@ void alg_ctx_send(alg_ctx *c, int src, int dst, alg_msg_kind kind, int64_t tag,
     }
     uint64_t bytes = (uint64_t)n * (uint64_t)c->cfg->network.value_bytes +
                      (uint64_t)c->cfg->network.header_bytes;
-    if (c->codecs)
+    /* By default only what workers send is encoded, as gradient
+     * compression does: a server that broadcast a top-k of the model would
+     * hand every worker a model with most weights zero. */
+    if (c->codecs && (src < c->K || c->cfg->network.compression.direction ==
+                                        CFG_COMPRESS_BOTH))
         bytes = compress(c, src, dst, p);
     net_msg m = {.src = src,
                  .dst = dst,
