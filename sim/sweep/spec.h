@@ -36,6 +36,15 @@
 #include "../core/err.h"
 #include "../io/config.h"
 
+/* The most runs a spec may expand to. A spec over it (seeds, or a grid
+ * whose product is larger) is refused before anything is expanded, naming
+ * the JSON path of the seeds or of the axis that takes the count past it.
+ * Every run is expanded and prepared before the first starts: at a few
+ * kilobytes and tens of microseconds per run, 100,000 runs take a few
+ * hundred megabytes and seconds; a million would not be a typo-free sweep
+ * on one machine (split it with --shard, or into several specs). */
+#define SW_MAX_RUNS 100000
+
 /* Where one override of a run came from, for messages. */
 typedef struct sw_origin {
     const char *axis;  /* the axis name, or "seeds" / "name" */
