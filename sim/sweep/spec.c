@@ -14,10 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* More runs than this is a typo in a spec, not a sweep: every run is
- * expanded (overrides and label, ~200 bytes) and then prepared, its config
- * loaded and kept, before the first run starts (sweep.c), which costs a few
- * kilobytes and tens of microseconds per run. SW_MAX_RUNS (spec.h). */
+/* SW_MAX_RUNS (spec.h), as a double for the counts below. */
 #define MAX_RUNS ((double)SW_MAX_RUNS)
 
 typedef struct axis {
