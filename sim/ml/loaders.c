@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +77,18 @@ static void sparse_free(sparse *s)
     free(s->col);
     free(s->val);
     free(s->label);
+}
+
+/* "48 GiB": bytes in binary units, for messages. */
+static void format_bytes(double b, char *buf, size_t cap)
+{
+    static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (b >= 1024 && u < 4) {
+        b /= 1024;
+        u++;
+    }
+    snprintf(buf, cap, u ? "%.3g %s" : "%.0f %s", b, unit[u]);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -230,19 +243,22 @@ int ml_libsvm_load(const char *path, const ml_libsvm_opts *opts,
     }
     double dense = (double)s.n_rows * (double)D * sizeof(double);
     if (o.max_bytes > 0 && dense > o.max_bytes) {
+        char need[32], lim[32];
+        format_bytes(dense, need, sizeof need);
+        format_bytes(o.max_bytes, lim, sizeof lim);
         if (o.n_features)
             rc = sim_err_set(err, SIM_EDATA,
                              "%s: %zu rows x %zu features (n_features) need "
-                             "%.3g GB dense, above the memory limit of %.3g "
-                             "GB (--max-memory)",
-                             path, s.n_rows, D, dense / 1e9, o.max_bytes / 1e9);
+                             "%s dense, above the memory limit of %s "
+                             "(--max-memory SIZE raises it)",
+                             path, s.n_rows, D, need, lim);
         else
             rc = sim_err_set(err, SIM_EDATA,
                              "%s:%ld: token %zu: index %llu makes %zu rows x "
-                             "%zu features, %.3g GB dense, above the memory "
-                             "limit of %.3g GB (--max-memory)",
+                             "%zu features, %s dense, above the memory limit "
+                             "of %s (--max-memory SIZE raises it)",
                              path, s.max_line, s.max_tok, s.max_idx, s.n_rows,
-                             D, dense / 1e9, o.max_bytes / 1e9);
+                             D, need, lim);
         goto done;
     }
     ds = ml_dataset_alloc(s.n_rows, D);
