@@ -1,10 +1,11 @@
 /* limits.c: the cost of a run, estimated before it runs (see limits.h).
  *
  * The figures below were measured on the release build (README,
- * "Resource limits"): a process that loaded a small data set has a peak
- * of about 14 MB; each worker adds about 12 KB (its random streams, its
- * batch, its slot in the network and the output); a directed link of a
- * fully connected network about 170 bytes. The estimate rounds each up. */
+ * "Resource limits"): the post's SSGD run (a 569-row data set) peaks at
+ * about 7 MB; each worker adds about 12 KB (its random streams, its batch,
+ * its slot in the network and the output: 16,000 workers took 195 MB more
+ * than one); a directed link of a fully connected network about 170 bytes.
+ * The estimate rounds each up. */
 #include "limits.h"
 
 #include <math.h>
@@ -18,7 +19,7 @@
 
 #include "../io/store.h"
 
-#define BASE_BYTES (16.0 * 1024 * 1024)
+#define BASE_BYTES (8.0 * 1024 * 1024)
 #define WORKER_BYTES (16.0 * 1024)
 #define LINK_BYTES 256.0
 /* Events one model-sized message costs the loop: its arrival, and with
