@@ -41,6 +41,16 @@ typedef struct alg_msg {
     size_t n;
 } alg_msg;
 
+/* What a run of the algorithm costs, for the estimate made before it runs
+ * (sim/run/limits.h): memory in model-sized arrays, and per step (a round,
+ * or a server update for the asynchronous algorithms) the computations and
+ * the model-sized messages of all workers together. */
+typedef struct alg_cost {
+    double copies;   /* arrays of n_params doubles the algorithm allocates */
+    double computes; /* alg_ctx_compute / alg_ctx_busy calls per step */
+    double messages; /* model-sized messages (or all-reduce shares) per step */
+} alg_cost;
+
 typedef struct alg_ops {
     const char *name;             /* the key in configs: "easgd" */
     const char *summary;          /* one line for `dtsim list` */
@@ -82,6 +92,13 @@ typedef struct alg_ops {
      * holds the result of the all-reduce started with tag. Called once per
      * worker, in the order the network delivers, each at its own time. */
     void (*on_reduced)(alg *a, alg_ctx *ctx, int worker, int64_t tag);
+
+    /* Optional (NULL: the conservative general figure of sim/run/limits.c,
+     * 4K + 4 copies, K computes and 2K messages per step). What create
+     * allocates and what a step does for cfg, counted from the code: keep
+     * it in step with create. */
+    void (*cost)(const cfg_experiment *cfg, double rows_per_worker,
+                 alg_cost *c);
 } alg_ops;
 
 /* The "collective" parameter of the synchronous algorithms that can run

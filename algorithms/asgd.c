@@ -192,6 +192,30 @@ static void on_recover(alg *a, alg_ctx *ctx, int k)
         send_model(a, ctx, k);
 }
 
+/* create: w, g and K gradients; momentum adds v, delay compensation K
+ * models pulled. An update: one worker's gradient, pushed, and the model
+ * pulled. */
+static void cost_common(const cfg_experiment *cfg, int dc, alg_cost *c)
+{
+    double K = cfg->cluster.workers;
+    double momentum = !dc && cfg_algorithm_param(cfg, "momentum") > 0;
+    *c = (alg_cost){.copies = K + 2 + momentum + (dc ? K : 0),
+                    .computes = 1,
+                    .messages = 2};
+}
+
+static void cost_asgd(const cfg_experiment *cfg, double rows, alg_cost *c)
+{
+    (void)rows;
+    cost_common(cfg, 0, c);
+}
+
+static void cost_dcasgd(const cfg_experiment *cfg, double rows, alg_cost *c)
+{
+    (void)rows;
+    cost_common(cfg, 1, c);
+}
+
 const alg_ops alg_asgd_ops = {
     .name = "asgd",
     .summary = "asynchronous SGD: the server applies each worker's gradient "
@@ -204,6 +228,7 @@ const alg_ops alg_asgd_ops = {
     .on_message = on_message,
     .destroy = destroy,
     .on_recover = on_recover,
+    .cost = cost_asgd,
 };
 
 const alg_ops alg_dcasgd_ops = {
@@ -218,4 +243,5 @@ const alg_ops alg_dcasgd_ops = {
     .on_message = on_message,
     .destroy = destroy,
     .on_recover = on_recover,
+    .cost = cost_dcasgd,
 };

@@ -223,6 +223,14 @@ static void on_recover(alg *a, alg_ctx *ctx, int k)
                      a->w, a->n);
 }
 
+/* create: w, mean, and K each of gradients, received and pending vectors. */
+static void cost(const cfg_experiment *cfg, double rows, alg_cost *c)
+{
+    (void)rows;
+    double K = cfg->cluster.workers;
+    *c = (alg_cost){.copies = 3 * K + 2, .computes = K, .messages = 2 * K};
+}
+
 const alg_ops alg_backup_ops = {
     .name = "backup",
     .summary = "synchronous SGD with backup workers: each round uses the "
@@ -237,4 +245,5 @@ const alg_ops alg_backup_ops = {
     .destroy = destroy,
     .on_recover = on_recover,
     .on_worker_lost = on_worker_lost,
+    .cost = cost,
 };

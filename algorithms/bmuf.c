@@ -130,6 +130,16 @@ static void on_reduced(alg *a, alg_ctx *ctx, int k, int64_t tag)
     block_on_reduced(a->b, ctx, k, tag);
 }
 
+/* block.c's 2K + 3 (see ma.c) and delta. */
+static void cost(const cfg_experiment *cfg, double rows, alg_cost *c)
+{
+    (void)rows;
+    double K = cfg->cluster.workers;
+    *c = (alg_cost){.copies = 2 * K + 4,
+                    .computes = K * cfg_algorithm_param(cfg, "local_steps"),
+                    .messages = 2 * K * (double)cfg->network.servers};
+}
+
 const alg_ops alg_bmuf_ops = {
     .name = "bmuf",
     .summary = "block-wise model-update filtering: model averaging with "
@@ -145,4 +155,5 @@ const alg_ops alg_bmuf_ops = {
     .on_recover = on_recover,
     .on_worker_lost = on_worker_lost,
     .on_reduced = on_reduced,
+    .cost = cost,
 };

@@ -233,6 +233,16 @@ static void on_reduced(alg *a, alg_ctx *ctx, int k, int64_t tag)
         alg_ctx_finish(ctx);
 }
 
+/* create: w, grad, mean, K worker models and the gather's K vectors. */
+static void cost(const cfg_experiment *cfg, double rows, alg_cost *c)
+{
+    (void)rows;
+    double K = cfg->cluster.workers;
+    *c = (alg_cost){.copies = 2 * K + 3,
+                    .computes = K,
+                    .messages = 2 * K * (double)cfg->network.servers};
+}
+
 const alg_ops alg_easgd_ops = {
     .name = "easgd",
     .summary = "synchronous elastic averaging SGD: workers are pulled towards "
@@ -248,4 +258,5 @@ const alg_ops alg_easgd_ops = {
     .on_recover = on_recover,
     .on_worker_lost = on_worker_lost,
     .on_reduced = on_reduced,
+    .cost = cost,
 };

@@ -178,6 +178,18 @@ static void on_recover(alg *a, alg_ctx *ctx, int k)
     local_step(a, ctx, k, a->version);
 }
 
+/* create: w, old, grad and K worker models. A step (an exchange with the
+ * centre): tau local steps of one worker, its model up and the centre
+ * back. */
+static void cost(const cfg_experiment *cfg, double rows, alg_cost *c)
+{
+    (void)rows;
+    double K = cfg->cluster.workers;
+    *c = (alg_cost){.copies = K + 3,
+                    .computes = cfg_algorithm_param(cfg, "tau"),
+                    .messages = 2};
+}
+
 const alg_ops alg_easgd_async_ops = {
     .name = "easgd_async",
     .summary = "asynchronous EASGD: each worker exchanges elastically with "
@@ -191,4 +203,5 @@ const alg_ops alg_easgd_async_ops = {
     .on_message = on_message,
     .destroy = destroy,
     .on_recover = on_recover,
+    .cost = cost,
 };

@@ -225,6 +225,24 @@ static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
         close_round(a, ctx);
 }
 
+/* create: w, grad, K local models and K anchors. A round: the sampled
+ * clients (fraction C of K) each take M local steps, or E epochs of their
+ * rows in batches, and exchange the model once each way. */
+static void cost(const cfg_experiment *cfg, double rows, alg_cost *c)
+{
+    double K = cfg->cluster.workers;
+    double clients = ceil(cfg_algorithm_param(cfg, "fraction") * K);
+    double epochs = cfg_algorithm_param(cfg, "epochs");
+    double batch = cfg->batch.kind == CFG_BATCH_SIZE
+                       ? (double)cfg->batch.size
+                       : cfg->batch.fraction * rows;
+    double steps = epochs > 0 ? epochs * ceil(rows / (batch >= 1 ? batch : 1))
+                              : cfg_algorithm_param(cfg, "local_steps");
+    *c = (alg_cost){.copies = 2 * K + 2,
+                    .computes = clients * steps,
+                    .messages = 2 * clients};
+}
+
 const alg_ops alg_fedavg_ops = {
     .name = "fedavg",
     .summary = "federated averaging: a fraction C of the clients runs local "
@@ -237,4 +255,5 @@ const alg_ops alg_fedavg_ops = {
     .on_compute_done = on_compute_done,
     .on_message = on_message,
     .destroy = destroy,
+    .cost = cost,
 };

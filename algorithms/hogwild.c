@@ -130,6 +130,15 @@ static void on_recover(alg *a, alg_ctx *ctx, int k)
         alg_ctx_busy(ctx, k, a->access_s, PHASE_READ);
 }
 
+/* create: the shared w and K gradients. An update: a read, a gradient and
+ * a write, each a busy period of one worker; no messages. */
+static void cost(const cfg_experiment *cfg, double rows, alg_cost *c)
+{
+    (void)rows;
+    double K = cfg->cluster.workers;
+    *c = (alg_cost){.copies = K + 1, .computes = 3, .messages = 0};
+}
+
 const alg_ops alg_hogwild_ops = {
     .name = "hogwild",
     .summary = "Hogwild!: lock-free SGD on a shared-memory model, with a "
@@ -142,4 +151,5 @@ const alg_ops alg_hogwild_ops = {
     .on_message = on_message,
     .destroy = destroy,
     .on_recover = on_recover,
+    .cost = cost,
 };

@@ -103,6 +103,17 @@ static void on_reduced(alg *a, alg_ctx *ctx, int k, int64_t tag)
     block_on_reduced(a->b, ctx, k, tag);
 }
 
+/* block.c: w, grad, mean, K worker models and the gather's K vectors. A
+ * round: M local steps per worker, the model to and from each. */
+static void cost(const cfg_experiment *cfg, double rows, alg_cost *c)
+{
+    (void)rows;
+    double K = cfg->cluster.workers;
+    *c = (alg_cost){.copies = 2 * K + 3,
+                    .computes = K * cfg_algorithm_param(cfg, "local_steps"),
+                    .messages = 2 * K * (double)cfg->network.servers};
+}
+
 const alg_ops alg_ma_ops = {
     .name = "ma",
     .summary = "model averaging: M local steps per worker, then the server "
@@ -118,4 +129,5 @@ const alg_ops alg_ma_ops = {
     .on_recover = on_recover,
     .on_worker_lost = on_worker_lost,
     .on_reduced = on_reduced,
+    .cost = cost,
 };

@@ -185,6 +185,18 @@ static int check(const cfg_experiment *cfg, sim_err *err)
 
 static const cfg_param_spec params[] = {ALG_PARAM_COLLECTIVE};
 
+/* create: w, mean, the K gradients and the gather's K vectors. A round: K
+ * gradients, the model to and a gradient from each worker (per server
+ * shard). */
+static void cost(const cfg_experiment *cfg, double rows, alg_cost *c)
+{
+    (void)rows;
+    double K = cfg->cluster.workers;
+    *c = (alg_cost){.copies = 2 * K + 2,
+                    .computes = K,
+                    .messages = 2 * K * (double)cfg->network.servers};
+}
+
 const alg_ops alg_ssgd_ops = {
     .name = "ssgd",
     .summary = "synchronous SGD: the server averages one gradient per worker "
@@ -200,4 +212,5 @@ const alg_ops alg_ssgd_ops = {
     .on_recover = on_recover,
     .on_worker_lost = on_worker_lost,
     .on_reduced = on_reduced,
+    .cost = cost,
 };

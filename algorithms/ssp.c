@@ -244,6 +244,16 @@ static void on_recover(alg *a, alg_ctx *ctx, int k)
     release(a, ctx);
 }
 
+/* create: w, mean, K gradients and (s + 1) x K pushed accumulators. */
+static void cost(const cfg_experiment *cfg, double rows, alg_cost *c)
+{
+    (void)rows;
+    double K = cfg->cluster.workers;
+    double slots = cfg_algorithm_param(cfg, "staleness") + 1;
+    *c = (alg_cost){
+        .copies = (slots + 1) * K + 2, .computes = K, .messages = 2 * K};
+}
+
 const alg_ops alg_ssp_ops = {
     .name = "ssp",
     .summary = "stale-synchronous parallel: workers run up to s clocks ahead "
@@ -257,4 +267,5 @@ const alg_ops alg_ssp_ops = {
     .destroy = destroy,
     .on_recover = on_recover,
     .on_worker_lost = on_worker_lost,
+    .cost = cost,
 };

@@ -19,6 +19,7 @@
 #include "core/err.h"
 #include "io/config.h"
 #include "io/store.h"
+#include "io/units.h"
 #include "ml/model.h"
 #include "run/runner.h"
 #include "sweep/sweep.h"
@@ -40,9 +41,12 @@ static const char usage_main[] =
     "commands:\n"
     "  run CONFIG... [--out DB] [--seed N] [--set PATH=VALUE]... [--trace "
     "FILE]\n"
-    "      [--quiet]  run experiments and store the results in SQLite\n"
-    "  check CONFIG... [--set PATH=VALUE]...\n"
-    "                 validate configs and their data files, run nothing\n"
+    "      [--max-memory SIZE] [--force] [--quiet]\n"
+    "                 run experiments and store the results in SQLite\n"
+    "  check CONFIG... [--set PATH=VALUE]... [--max-memory SIZE] [--force]\n"
+    "                 validate configs and their data files, print what "
+    "each\n"
+    "                 run will cost, run nothing\n"
     "  list           algorithms and their parameters, models, options\n"
     "  report DB --html FILE\n"
     "                 one self-contained HTML page: runs, curves, timeline\n"
@@ -56,7 +60,8 @@ static const char usage_main[] =
 
 static const char usage_run[] =
     "usage: dtsim run CONFIG... [--out DB] [--seed N] [--set PATH=VALUE]... "
-    "[--trace FILE] [--quiet]\n"
+    "[--trace FILE]\n"
+    "                 [--max-memory SIZE] [--force] [--quiet]\n"
     "\n"
     "Runs each CONFIG (a JSON experiment) and appends one run per config to "
     "the\n"
@@ -79,7 +84,13 @@ static const char usage_run[] =
     "                      extension, one file per config in order\n"
     "  --quiet             print nothing on success (on a terminal, run "
     "prints a\n"
-    "                      line per run as it goes)\n";
+    "                      line per run as it goes)\n"
+    "  --max-memory SIZE   refuse a run estimated to need more memory "
+    "(e.g. 512MB,\n"
+    "                      4GiB; default half the physical memory)\n"
+    "  --force             run even a config estimated at more than 1e10 "
+    "events\n"
+    "                      (hours to days of computing)\n";
 
 static const char usage_report[] =
     "usage: dtsim report DB --html FILE [--run ID]\n"
@@ -93,11 +104,21 @@ static const char usage_report[] =
     "python3-matplotlib); DTSIM_TOOLS names another tools directory.\n";
 
 static const char usage_check[] =
-    "usage: dtsim check CONFIG... [--set PATH=VALUE]...\n"
+    "usage: dtsim check CONFIG... [--set PATH=VALUE]... [--max-memory SIZE] "
+    "[--force]\n"
     "\n"
     "Validates each CONFIG and reads its data files; runs nothing, writes "
     "nothing.\n"
-    "Exit 0 when every config is valid, 2 otherwise.\n";
+    "Prints each run's estimated memory and events, and refuses them over "
+    "the\n"
+    "limits as run would. Exit 0 when every config is valid, 2 otherwise.\n"
+    "\n"
+    "  --max-memory SIZE   refuse a run estimated to need more memory "
+    "(e.g. 512MB,\n"
+    "                      4GiB; default half the physical memory)\n"
+    "  --force             run even a config estimated at more than 1e10 "
+    "events\n"
+    "                      (hours to days of computing)\n";
 
 static const char usage_list[] =
     "usage: dtsim list\n"
@@ -135,6 +156,7 @@ typedef struct cli {
     const char *trace;
     int quiet;
     int help;
+    rn_limits limits;
 } cli;
 
 /* Parses the options shared by run and check. Returns 0 or an exit code. */
@@ -187,6 +209,18 @@ static int parse_args(int argc, char **argv, int allow_run_opts,
             c->trace = argv[++i];
         } else if (allow_run_opts && strcmp(a, "--quiet") == 0) {
             c->quiet = 1;
+        } else if (strcmp(a, "--max-memory") == 0) {
+            double v;
+            if (!has_value)
+                return usage_error(usage, "%s needs a size (e.g. 4GiB)", a);
+            if (units_parse_size(argv[++i], &v) || !(v > 0))
+                return usage_error(usage,
+                                   "--max-memory %s: expected a size > 0 "
+                                   "(e.g. 512MB, 4GiB)",
+                                   argv[i]);
+            c->limits.max_memory = v;
+        } else if (strcmp(a, "--force") == 0) {
+            c->limits.force = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error(usage, "unknown option %s", a);
         } else {
@@ -214,8 +248,8 @@ static int prepare(const cli *c, rn_job *jobs)
 {
     sim_err err = {0};
     for (size_t i = 0; i < c->n_configs; i++)
-        if (rn_job_prepare(&jobs[i], c->configs[i], c->overrides,
-                           c->n_overrides, &err))
+        if (rn_job_prepare_limited(&jobs[i], c->configs[i], c->overrides,
+                                   c->n_overrides, &c->limits, &err))
             return fail(&err);
     return 0;
 }
@@ -394,11 +428,22 @@ static int cmd_check(int argc, char **argv)
     rc = prepare(&c, jobs);
     for (size_t i = 0; rc == 0 && i < c.n_configs; i++) {
         const cfg_experiment *e = jobs[i].cfg;
+        const rn_estimate *est = &jobs[i].est;
+        char mem[32], lim[32], model[32], data[32];
+        rn_format_bytes(est->total_bytes, mem, sizeof mem);
+        rn_format_bytes(rn_max_memory(&c.limits), lim, sizeof lim);
+        rn_format_bytes(est->model_bytes, model, sizeof model);
+        rn_format_bytes(est->data_bytes, data, sizeof data);
         printf("%s: ok: %s, %s, %d workers, %ld rounds, %zu train / %zu test "
                "rows\n",
                c.configs[i], e->name, e->algorithm.name, e->cluster.workers,
                e->algorithm.rounds, jobs[i].data.train->n,
                jobs[i].data.test->n);
+        printf("  estimate: memory %s (limit %s; models %s: %zu parameters x "
+               "%.0f copies; data %s), %.3g events%s\n",
+               mem, lim, model, est->n_params, est->copies, data, est->events,
+               est->events > RN_MAX_EVENTS ? " (over 1e10: --force given)"
+                                           : "");
     }
     jobs_free(jobs, c.n_configs);
     cli_free(&c);

@@ -222,6 +222,12 @@ static const bad_case cases[] = {
      "{" ALG ", \"data\": {\"path\": \"@T/d.csv\", \"header\": false, "
      "\"label_column\": 5}, \"cluster\": {\"workers\": 1}}",
      .csv = GOODCSV, .exit_code = 2, .expect = "@T/d.csv:1: label column 5"},
+    {"LIBSVM feature index in the billions",
+     "{" ALG ", \"data\": {\"format\": \"libsvm\", \"path\": \"@T/d.csv\"}, "
+     "\"cluster\": {\"workers\": 1}}",
+     .csv = "1 1:0.5\n0 2:1\n1 3:1 4000000000:1\n", .exit_code = 2,
+     .expect = "@T/d.csv:3: token 3: index 4000000000 above the limit of "
+               "10000000 features"},
     {"data file is a directory", "{" ALG ", \"data\": {\"path\": \"@T\"}}",
      .exit_code = 2, .expect = "@T: cannot read"},
     {"data file does not exist",

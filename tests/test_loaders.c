@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #ifdef HAVE_ZLIB
 #include <zlib.h>
@@ -271,6 +272,32 @@ Test(ml_gzip, corrupt_and_truncated_gzip_are_named_data_errors)
     free(im);
     free(cut);
     free(bad);
+}
+
+/* Fuzzing found it: a gzip trailer claiming 4 GB (its ISIZE field) in a
+ * 35-byte file made the reader allocate 4 GB up front. Deflate expands at
+ * most 1032-fold, so the claim is capped by the file's size. With the
+ * address space limited to 1 GB (not under ASan, which reserves terabytes
+ * of shadow), the old code fails with "out of memory" instead of naming
+ * the corrupt data. */
+Test(ml_gzip,
+     a_trailer_claiming_gigabytes_allocates_no_more_than_the_file_can_hold)
+{
+    unsigned char b[35] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+    memset(b + 10, 0xff, sizeof b - 14);           /* not a deflate stream */
+    b[31] = 0, b[32] = 0, b[33] = 0, b[34] = 0xf0; /* ISIZE 4026531840 */
+    char *path = write_bytes("lie.csv.gz", b, sizeof b);
+#ifndef __SANITIZE_ADDRESS__
+    struct rlimit lim = {.rlim_cur = 1ul << 30, .rlim_max = 1ul << 30};
+    cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+#endif
+    ml_dataset *ds = (ml_dataset *)1;
+    sim_err err = {0};
+    ml_csv_opts o = {.label_column = -1, .delimiter = ','};
+    cr_assert_eq(ml_csv_load(path, &o, &ds, &err), SIM_EDATA, "%s", err.msg);
+    cr_assert(strstr(err.msg, "gzip data"), "%s", err.msg);
+    cr_assert_null(ds);
+    free(path);
 }
 
 Test(ml_gzip, loads_fashion_mnist_when_installed, .timeout = 120)

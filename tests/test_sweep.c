@@ -216,6 +216,60 @@ Test(sweep, zipped_axes_of_different_lengths_are_refused)
     free(spec);
 }
 
+/* Specs that would expand past SW_MAX_RUNS are refused at once, before
+ * anything is expanded, naming the spec and the JSON path that does it. */
+Test(sweep, a_spec_over_the_run_limit_is_refused_quickly_and_located)
+{
+    const char *dir = ts_tmpdir();
+    char *db = path_in(dir, "big.db");
+    char values[4096] = "";
+    size_t n = 0;
+    for (int v = 1; v <= 400; v++)
+        n += (size_t)snprintf(values + n, sizeof values - n, "%s%d",
+                              v > 1 ? ", " : "", v);
+    char grid[9000];
+    /* 400 x 400 = 160,000 runs: the second axis crosses 100,000. */
+    snprintf(grid, sizeof grid,
+             " \"grid\": [{\"name\": \"a\", \"path\": \"algorithm.lr\", "
+             "\"values\": [%s]},\n"
+             "          {\"name\": \"b\", \"path\": "
+             "\"algorithm.local_steps\", \"values\": [%s]}]\n",
+             values, values);
+    struct {
+        const char *name, *extra, *expect;
+    } cases[] = {
+        {"seeds.json", " \"seeds\": 999999\n",
+         "$.seeds: 999999 seeds, more than the 100000 runs"},
+        {"count.json", " \"seeds\": {\"first\": 5, \"count\": 100001}\n",
+         "$.seeds.count: 100001 seeds, more than the 100000 runs"},
+        {"grid.json", grid,
+         "$.grid[1]: axis \"b\" (400 values) takes the sweep to 160000 runs, "
+         "more than the 100000"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *spec = write_spec(dir, cases[i].name, 10, cases[i].extra);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        ts_result *r = run((const char *[]){"sweep", spec, "--out", db, NULL});
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double secs = (double)(t1.tv_sec - t0.tv_sec) +
+                      1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        cr_assert_eq(r->exit_code, 2, "%s: %s", cases[i].name, r->err);
+        char expect[600];
+        snprintf(expect, sizeof expect, "%s: %s", spec, cases[i].expect);
+        cr_assert(strstr(r->err, expect), "expected \"%s\" in: %s", expect,
+                  r->err);
+        cr_assert_eq(strchr(r->err, '\n'), r->err + strlen(r->err) - 1,
+                     "one line: %s", r->err);
+        /* Refused before expanding: far below the 10 s that expanding a
+         * million seeds took in the sanitizer build. */
+        cr_assert_lt(secs, 2.0, "%s took %.2f s", cases[i].name, secs);
+        cr_assert_eq(access(db, F_OK), -1, "the database was created");
+        free(spec);
+    }
+    free(db);
+}
+
 Test(sweep, one_bad_axis_value_fails_the_sweep_before_any_row_is_written)
 {
     const char *dir = ts_tmpdir();

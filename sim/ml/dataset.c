@@ -123,6 +123,10 @@ static int read_raw(const char *path, char **out, size_t *len, sim_err *err)
 }
 
 #ifdef HAVE_ZLIB
+/* Deflate's largest expansion (RFC 1951: a 258-byte match in about two
+ * bits, zlib's figure). */
+#define GZIP_MAX_RATIO 1032
+
 /* Inflates the gzip member(s) in raw[0..n) into a new NUL-terminated buffer.
  * The whole file is already in memory, so one inflate over it is the fastest
  * way through zlib (gzread adds a copy); the trailer's ISIZE (the length mod
@@ -135,6 +139,12 @@ static int gunzip(const char *path, const unsigned char *raw, size_t n,
                      ? (size_t)raw[n - 4] | (size_t)raw[n - 3] << 8 |
                            (size_t)raw[n - 2] << 16 | (size_t)raw[n - 1] << 24
                      : 0;
+    /* The trailer is only a claim: a 32-byte file may say 4 GB. Deflate
+     * expands at most 1032-fold, so never believe more than that (the
+     * buffer still grows if a file inflates further, as concatenated
+     * members may). */
+    if (cap / GZIP_MAX_RATIO > n)
+        cap = n * GZIP_MAX_RATIO;
     cap = cap + 1 > 4096 ? cap + 1 : 4096;
     char *buf = malloc(cap);
     if (!buf)

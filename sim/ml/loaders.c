@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,11 @@ typedef struct sparse {
     size_t *row_end; /* entries of row i end at row_end[i] */
     size_t *col;
     double *val, *label;
+    /* Where the widest column so far was named: for the message when the
+     * width is over the memory limit. */
+    size_t max_col, max_tok;
+    long max_line;
+    unsigned long long max_idx;
 } sparse;
 
 /* Makes room for one more row (row_end, label) or entry (col, val); each
@@ -71,6 +77,18 @@ static void sparse_free(sparse *s)
     free(s->col);
     free(s->val);
     free(s->label);
+}
+
+/* "48 GiB": bytes in binary units, for messages. */
+static void format_bytes(double b, char *buf, size_t cap)
+{
+    static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (b >= 1024 && u < 4) {
+        b /= 1024;
+        u++;
+    }
+    snprintf(buf, cap, u ? "%.3g %s" : "%.0f %s", b, unit[u]);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -149,8 +167,14 @@ static int parse_libsvm_line(const char *path, long line, char *p,
                                "%s:%ld: token %zu: index 0, but indices start "
                                "at 1",
                                path, line, tok);
+        if (idx - (o->zero_based ? 0 : 1) >= ML_LIBSVM_MAX_FEATURES)
+            return sim_err_set(err, SIM_EDATA,
+                               "%s:%ld: token %zu: index %llu above the limit "
+                               "of %d features: '%.*s'",
+                               path, line, tok, idx, ML_LIBSVM_MAX_FEATURES,
+                               token_len(p), p);
         size_t c = (size_t)idx - (o->zero_based ? 0 : 1);
-        if (idx > SIZE_MAX / 2 || (any && c <= prev))
+        if (any && c <= prev)
             return sim_err_set(err, SIM_EDATA,
                                "%s:%ld: token %zu: index %llu after %zu: "
                                "indices must increase",
@@ -166,6 +190,12 @@ static int parse_libsvm_line(const char *path, long line, char *p,
         s->col[s->n_nz] = c;
         s->val[s->n_nz] = v;
         s->n_nz++;
+        if (c >= s->max_col) {
+            s->max_col = c;
+            s->max_line = line;
+            s->max_tok = tok;
+            s->max_idx = idx;
+        }
         prev = c;
         any = 1;
         p = end;
@@ -209,6 +239,26 @@ int ml_libsvm_load(const char *path, const ml_libsvm_opts *opts,
         D = s.col[k] + 1 > D ? s.col[k] + 1 : D;
     if (D == 0) {
         rc = sim_err_set(err, SIM_EDATA, "%s: no features in any row", path);
+        goto done;
+    }
+    double dense = (double)s.n_rows * (double)D * sizeof(double);
+    if (o.max_bytes > 0 && dense > o.max_bytes) {
+        char need[32], lim[32];
+        format_bytes(dense, need, sizeof need);
+        format_bytes(o.max_bytes, lim, sizeof lim);
+        if (o.n_features)
+            rc = sim_err_set(err, SIM_EDATA,
+                             "%s: %zu rows x %zu features (n_features) need "
+                             "%s dense, above the memory limit of %s "
+                             "(--max-memory SIZE raises it)",
+                             path, s.n_rows, D, need, lim);
+        else
+            rc = sim_err_set(err, SIM_EDATA,
+                             "%s:%ld: token %zu: index %llu makes %zu rows x "
+                             "%zu features, %s dense, above the memory limit "
+                             "of %s (--max-memory SIZE raises it)",
+                             path, s.max_line, s.max_tok, s.max_idx, s.n_rows,
+                             D, need, lim);
         goto done;
     }
     ds = ml_dataset_alloc(s.n_rows, D);

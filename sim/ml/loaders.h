@@ -19,20 +19,36 @@
 
 /* ------------------------------------------------------------- LIBSVM */
 
+/* The widest data set ml_libsvm_load makes: an index that would make more
+ * columns is refused (file:line, token). Rows are made dense, so a single
+ * line "1 4000000000:1" would otherwise ask for 32 GB per row. 10^7 is
+ * also the largest $.data.n_features a config may give; LIBSVM's own
+ * collections that fit in memory dense stay well below it (rcv1 47,236,
+ * news20 1,355,191, url 3,231,961 features). */
+#define ML_LIBSVM_MAX_FEATURES 10000000
+
 /* Options of ml_libsvm_load; {0} is LIBSVM's own convention. */
 typedef struct ml_libsvm_opts {
     /* Columns of the dense matrix; 0 means the largest index in the file.
-     * Give it to load a test file with the train file's width. */
+     * Give it to load a test file with the train file's width. At most
+     * ML_LIBSVM_MAX_FEATURES. */
     size_t n_features;
     int zero_based; /* 0: the first feature is index 1, as LIBSVM writes */
     /* 0: the distinct labels, sorted, become 0..C-1 (so -1/+1 become 0/1 and
      * 1..10 become 0..9); 1: keep them (each must be an integer >= 0). */
     int keep_labels;
+    /* 0: no limit beyond ML_LIBSVM_MAX_FEATURES. Otherwise the dense matrix
+     * (rows x columns x 8 bytes) may not exceed it: the error names the
+     * line and token of the index that set the width. The caller passes its
+     * memory limit (dtsim: --max-memory). */
+    double max_bytes;
 } ml_libsvm_opts;
 
 /* Reads "LABEL INDEX:VALUE ..." lines, indices increasing within a line;
- * absent features are 0. Blank lines, "qid:N" tokens and "#" comments are
- * skipped. */
+ * absent features are 0. An index above ML_LIBSVM_MAX_FEATURES (or the
+ * width opts->max_bytes allows) is SIM_EDATA naming FILE:LINE and the
+ * token, before the dense matrix is allocated. Blank lines, "qid:N" tokens and
+ * "#" comments are skipped. */
 int ml_libsvm_load(const char *path, const ml_libsvm_opts *opts,
                    ml_dataset **out, sim_err *err);
 

@@ -35,8 +35,8 @@ static const char *data_name(const cfg_experiment *cfg)
 
 /* The whole data set of the config, and its test set when the format has
  * its own (IDX test files); *test stays NULL otherwise. */
-static int read_data(const cfg_experiment *cfg, ml_dataset **all,
-                     ml_dataset **test, sim_err *err)
+static int read_data(const cfg_experiment *cfg, double max_bytes,
+                     ml_dataset **all, ml_dataset **test, sim_err *err)
 {
     *test = NULL;
     switch (cfg->data.format) {
@@ -48,7 +48,8 @@ static int read_data(const cfg_experiment *cfg, ml_dataset **all,
     }
     case CFG_FORMAT_LIBSVM: {
         ml_libsvm_opts o = {.n_features = (size_t)cfg->data.n_features,
-                            .zero_based = cfg->data.zero_based};
+                            .zero_based = cfg->data.zero_based,
+                            .max_bytes = max_bytes};
         return ml_libsvm_load(cfg->data.resolved_path, &o, all, err);
     }
     case CFG_FORMAT_IDX: {
@@ -161,10 +162,16 @@ static int partition_data(const cfg_experiment *cfg, eng_data *d, sim_err *err)
 
 int eng_data_load(const cfg_experiment *cfg, eng_data *d, sim_err *err)
 {
+    return eng_data_load_limited(cfg, 0, d, err);
+}
+
+int eng_data_load_limited(const cfg_experiment *cfg, double max_bytes,
+                          eng_data *d, sim_err *err)
+{
     memset(d, 0, sizeof *d);
     ml_dataset *all = NULL, *own_test = NULL;
     size_t *train = NULL, *test = NULL, n_train = 0, n_test = 0;
-    int rc = read_data(cfg, &all, &own_test, err);
+    int rc = read_data(cfg, max_bytes, &all, &own_test, err);
     if (rc)
         goto done;
 
@@ -241,6 +248,40 @@ void eng_data_free(eng_data *d)
     d->offset = NULL;
     d->label_rows = NULL;
     d->n_trace = 0;
+}
+
+/* The model options of a run: the config's, with the data's dimension
+ * and classes. */
+static void model_opts(const cfg_experiment *cfg, const eng_data *d,
+                       mdl_opts *mo)
+{
+    *mo = (mdl_opts){.d = d->train->d,
+                     .sigmoid_eps = cfg->model.sigmoid_eps,
+                     .n_classes = cfg->model.n_classes
+                                      ? (size_t)cfg->model.n_classes
+                                      : (d->n_classes > 2 ? d->n_classes : 2),
+                     .n_hidden = cfg->model.n_hidden,
+                     .activation = (mdl_act)cfg->model.activation,
+                     .l2 = cfg->model.l2,
+                     .l1 = cfg->model.l1,
+                     .init = (mdl_init_kind)cfg->model.init,
+                     .init_low = cfg->model.init_low,
+                     .init_high = cfg->model.init_high};
+    for (size_t i = 0; i < cfg->model.n_hidden && i < MDL_MAX_HIDDEN; i++)
+        mo->hidden[i] = (size_t)cfg->model.hidden[i];
+}
+
+int eng_model_size(const cfg_experiment *cfg, const eng_data *d,
+                   size_t *n_params, sim_err *err)
+{
+    mdl_opts mo;
+    model_opts(cfg, d, &mo);
+    mdl *m = NULL;
+    int rc = mdl_create(cfg->model.type, &mo, &m, err);
+    if (rc == 0)
+        *n_params = m->ops->n_params(m);
+    mdl_destroy(m);
+    return rc;
 }
 
 /* --------------------------------------------------------------- context */
@@ -1184,20 +1225,8 @@ static int ctx_init(alg_ctx *c, const cfg_experiment *cfg, const alg_ops *ops,
         return rc;
     if (d->K != c->K)
         SIM_PANIC("data partitioned for %d workers, run has %d", d->K, c->K);
-    mdl_opts mo = {.d = d->train->d,
-                   .sigmoid_eps = cfg->model.sigmoid_eps,
-                   .n_classes = cfg->model.n_classes
-                                    ? (size_t)cfg->model.n_classes
-                                    : (d->n_classes > 2 ? d->n_classes : 2),
-                   .n_hidden = cfg->model.n_hidden,
-                   .activation = (mdl_act)cfg->model.activation,
-                   .l2 = cfg->model.l2,
-                   .l1 = cfg->model.l1,
-                   .init = (mdl_init_kind)cfg->model.init,
-                   .init_low = cfg->model.init_low,
-                   .init_high = cfg->model.init_high};
-    for (size_t i = 0; i < cfg->model.n_hidden && i < MDL_MAX_HIDDEN; i++)
-        mo.hidden[i] = (size_t)cfg->model.hidden[i];
+    mdl_opts mo;
+    model_opts(cfg, d, &mo);
     if ((rc = mdl_create(cfg->model.type, &mo, &c->model, err)))
         return rc;
     c->n_params = c->model->ops->n_params(c->model);

@@ -65,6 +65,15 @@ typedef struct eng_output {
 } eng_output;
 
 int eng_data_load(const cfg_experiment *cfg, eng_data *d, sim_err *err);
+/* As eng_data_load; a data set whose dense matrix would take more than
+ * max_bytes (0: no limit) is refused where the format allows before it is
+ * allocated (LIBSVM, whose width is its largest index). */
+int eng_data_load_limited(const cfg_experiment *cfg, double max_bytes,
+                          eng_data *d, sim_err *err);
+/* The number of model parameters a run of cfg on d has (the model is made
+ * and freed: it allocates scratch, never the parameters). */
+int eng_model_size(const cfg_experiment *cfg, const eng_data *d,
+                   size_t *n_params, sim_err *err);
 void eng_data_free(eng_data *d);
 
 /* Runs the experiment. Returns 0 when the run completed or diverged (see

@@ -41,6 +41,20 @@ static int as_input(sim_err *err, int rc)
 int rn_job_prepare(rn_job *j, const char *path, const cfg_override *ov,
                    size_t n_ov, sim_err *err)
 {
+    return rn_job_prepare_limited(j, path, ov, n_ov, NULL, err);
+}
+
+int rn_job_estimate(const cfg_experiment *cfg, const alg_ops *ops,
+                    const eng_data *d, const rn_limits *limits,
+                    rn_estimate *est, sim_err *err)
+{
+    int rc = rn_estimate_run(cfg, ops, d, est, err);
+    return rc ? rc : rn_check_estimate(cfg, est, limits, err);
+}
+
+int rn_job_prepare_limited(rn_job *j, const char *path, const cfg_override *ov,
+                           size_t n_ov, const rn_limits *limits, sim_err *err)
+{
     memset(j, 0, sizeof *j);
     size_t n;
     const cfg_algorithm_spec *sp = rn_algorithm_specs(&n);
@@ -53,10 +67,15 @@ int rn_job_prepare(rn_job *j, const char *path, const cfg_override *ov,
                   j->cfg->algorithm.name);
     if (j->ops->check && (rc = j->ops->check(j->cfg, err)))
         goto fail;
-    if ((rc = eng_data_load(j->cfg, &j->data, err))) {
+    if ((rc = rn_check_data(j->cfg, limits, err)))
+        goto fail;
+    if ((rc = eng_data_load_limited(j->cfg, rn_max_memory(limits), &j->data,
+                                    err))) {
         rc = as_input(err, rc);
         goto fail;
     }
+    if ((rc = rn_job_estimate(j->cfg, j->ops, &j->data, limits, &j->est, err)))
+        goto fail;
     return 0;
 fail:
     rn_job_free(j);

@@ -16,11 +16,13 @@
 #include "../io/config.h"
 #include "../io/store.h"
 #include "engine.h"
+#include "limits.h"
 
 typedef struct rn_job {
     cfg_experiment *cfg;
     const alg_ops *ops;
     eng_data data;
+    rn_estimate est; /* what the run will cost (limits.h) */
 } rn_job;
 
 typedef struct rn_summary {
@@ -40,6 +42,21 @@ const cfg_algorithm_spec *rn_algorithm_specs(size_t *n);
  * as bad input), SIM_ENOMEM; *j is then empty. */
 int rn_job_prepare(rn_job *j, const char *path, const cfg_override *ov,
                    size_t n_ov, sim_err *err);
+
+/* As rn_job_prepare, under limits (NULL: the defaults, which
+ * rn_job_prepare applies too): the data is estimated before it is read
+ * and refused when over the memory limit, then the run is estimated
+ * (j->est) and refused when over either limit, SIM_ECONFIG naming the
+ * config file. */
+int rn_job_prepare_limited(rn_job *j, const char *path, const cfg_override *ov,
+                           size_t n_ov, const rn_limits *limits, sim_err *err);
+
+/* The limit checks of a job whose config is loaded, for front ends that
+ * load data their own way (sweeps share it): rn_check_data before the data
+ * is read, then this with the data to fill *est and check it. */
+int rn_job_estimate(const cfg_experiment *cfg, const alg_ops *ops,
+                    const eng_data *d, const rn_limits *limits,
+                    rn_estimate *est, sim_err *err);
 void rn_job_free(rn_job *j); /* NULL-safe fields */
 
 /* Runs the job and stores it as one run of db. Returns 0 when the run was

@@ -14,9 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* More runs than this is a typo in a spec, not a sweep (and would take
- * gigabytes to expand: a run's overrides and label take ~200 bytes). */
-#define MAX_RUNS 1000000.0
+/* SW_MAX_RUNS (spec.h), as a double for the counts below. */
+#define MAX_RUNS ((double)SW_MAX_RUNS)
 
 typedef struct axis {
     char *name, *path, *where; /* where: "$.grid[1]" */
@@ -349,6 +348,40 @@ static int parse_axes(loader *l, const cJSON *o, const char *key,
     return 0;
 }
 
+typedef struct seed_at {
+    uint64_t seed;
+    size_t i;
+} seed_at;
+
+static int cmp_seed_at(const void *a, const void *b)
+{
+    const seed_at *x = a, *y = b;
+    if (x->seed != y->seed)
+        return x->seed < y->seed ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* The smallest index i such that v[i] equals an earlier v[j] (what a
+ * pairwise scan finds first), or n when all differ, in O(n log n). n also
+ * when out of memory: then the duplicate goes unnoticed until the labels
+ * are checked (check_unique_labels). */
+static size_t first_duplicate(const uint64_t *v, size_t n)
+{
+    seed_at *t = malloc(n * sizeof *t);
+    if (!t)
+        return n;
+    for (size_t i = 0; i < n; i++)
+        t[i] = (seed_at){v[i], i};
+    qsort(t, n, sizeof *t, cmp_seed_at);
+    size_t best = n;
+    for (size_t i = 1; i < n; i++)
+        if (t[i].seed == t[i - 1].seed && t[i].i < best &&
+            (i < 2 || t[i - 2].seed != t[i].seed))
+            best = t[i].i;
+    free(t);
+    return best;
+}
+
 static int parse_seeds(loader *l, const cJSON *s, uint64_t **out, size_t *n)
 {
     *out = NULL;
@@ -360,11 +393,16 @@ static int parse_seeds(loader *l, const cJSON *s, uint64_t **out, size_t *n)
     double count = 0;
     if (cJSON_IsNumber(s)) {
         count = s->valuedouble;
-        if (count != floor(count) || count < 1 || count > MAX_RUNS)
+        if (count != floor(count) || count < 1)
             return fail(l,
                         "$.seeds: expected a count in 1..%.0f (seeds "
                         "1..N), a list of seeds or {\"first\", \"count\"}",
                         MAX_RUNS);
+        if (count > MAX_RUNS)
+            return fail(l,
+                        "$.seeds: %.15g seeds, more than the %.0f runs a "
+                        "sweep may have",
+                        count, MAX_RUNS);
     } else if (cJSON_IsObject(s)) {
         static const char *const known[] = {"first", "count", NULL};
         int rc = check_keys(l, s, "$.seeds", known);
@@ -373,9 +411,14 @@ static int parse_seeds(loader *l, const cJSON *s, uint64_t **out, size_t *n)
         const cJSON *f = cJSON_GetObjectItemCaseSensitive(s, "first");
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(s, "count");
         if (!cJSON_IsNumber(c) || c->valuedouble != floor(c->valuedouble) ||
-            c->valuedouble < 1 || c->valuedouble > MAX_RUNS)
+            c->valuedouble < 1)
             return fail(l, "$.seeds.count: expected an integer in 1..%.0f",
                         MAX_RUNS);
+        if (c->valuedouble > MAX_RUNS)
+            return fail(l,
+                        "$.seeds.count: %.15g seeds, more than the %.0f runs "
+                        "a sweep may have",
+                        c->valuedouble, MAX_RUNS);
         if (f &&
             (!cJSON_IsNumber(f) || f->valuedouble != floor(f->valuedouble) ||
              f->valuedouble < 0 || f->valuedouble + c->valuedouble > max_seed))
@@ -385,6 +428,11 @@ static int parse_seeds(loader *l, const cJSON *s, uint64_t **out, size_t *n)
         count = c->valuedouble;
     } else if (cJSON_IsArray(s) && cJSON_GetArraySize(s) > 0) {
         count = cJSON_GetArraySize(s);
+        if (count > MAX_RUNS)
+            return fail(l,
+                        "$.seeds: a list of %.0f seeds, more than the %.0f "
+                        "runs a sweep may have",
+                        count, MAX_RUNS);
     } else {
         return fail(l, "$.seeds: expected a count >= 1 (seeds 1..N), a "
                        "non-empty list of seeds or {\"first\", \"count\"}");
@@ -402,15 +450,14 @@ static int parse_seeds(loader *l, const cJSON *s, uint64_t **out, size_t *n)
                             i);
             }
             v[i] = (uint64_t)e->valuedouble;
-            for (size_t j = 0; j < i; j++)
-                if (v[j] == v[i]) {
-                    unsigned long long dup = v[i];
-                    free(v);
-                    return fail(l,
-                                "$.seeds[%zu]: seed %llu is already "
-                                "listed",
-                                i, dup);
-                }
+        }
+        /* Sorted, not pairwise: a list may hold SW_MAX_RUNS seeds. */
+        size_t dup = first_duplicate(v, (size_t)count);
+        if (dup < (size_t)count) {
+            unsigned long long seed = v[dup];
+            free(v);
+            return fail(l, "$.seeds[%zu]: seed %llu is already listed", dup,
+                        seed);
         }
     } else {
         for (size_t i = 0; i < (size_t)count; i++)
@@ -487,17 +534,33 @@ static int make_dims(loader *l, size_t s0, size_t sn, size_t tg0, size_t tgn,
 static int add_runs(loader *l, sw_spec *s, const dim *d, size_t nd,
                     const uint64_t *seeds, size_t n_seeds, size_t *cap)
 {
-    double total = n_seeds ? (double)n_seeds : 1;
-    for (size_t i = 0; i < nd; i++)
-        total *= (double)d[i].n;
-    if ((double)s->n_runs + total > MAX_RUNS)
-        return fail(l, "the sweep expands to more than %.0f runs", MAX_RUNS);
+    /* Count before expanding anything, and name the axis whose values take
+     * the count past the maximum (seeds count first: they multiply every
+     * block). */
+    double per_block = n_seeds ? (double)n_seeds : 1;
+    double total = (double)s->n_runs + per_block;
+    if (total > MAX_RUNS)
+        return fail(l,
+                    "$.seeds: %zu seeds take the sweep to %.15g runs, more "
+                    "than the %.0f a sweep may have",
+                    n_seeds, total, MAX_RUNS);
+    for (size_t i = 0; i < nd; i++) {
+        per_block *= (double)d[i].n;
+        total = (double)s->n_runs + per_block;
+        if (total > MAX_RUNS) {
+            const axis *x = d[i].axes[0];
+            return fail(l,
+                        "%s: axis \"%s\" (%zu values) takes the sweep to "
+                        "%.15g runs, more than the %.0f a sweep may have",
+                        x->where, x->name, d[i].n, total, MAX_RUNS);
+        }
+    }
     size_t n_ov = 1 + (n_seeds ? 1 : 0);
     for (size_t i = 0; i < nd; i++)
         n_ov += d[i].n_axes;
     size_t ctr[64] = {0};
     size_t seed_i = 0;
-    for (size_t k = 0; k < (size_t)total; k++) {
+    for (size_t k = 0; k < (size_t)per_block; k++) {
         if (s->n_runs == *cap) {
             size_t c = *cap ? 2 * *cap : 64;
             sw_run *r = realloc(s->runs, c * sizeof *r);

@@ -19,6 +19,7 @@
  * runs that finished (done or diverged) and deletes and reruns the others. */
 #include "sweep.h"
 
+#include "../io/units.h"
 #include "../run/runner.h"
 #include "spec.h"
 #include "sweep_internal.h"
@@ -43,7 +44,9 @@
 
 const char sweep_usage[] =
     "usage: dtsim sweep SPEC [--out DB] [--jobs N] [--resume] [--shard I/N]\n"
-    "                        [--timeout SECONDS] [--dry-run] [--quiet]\n"
+    "                        [--timeout SECONDS] [--max-memory SIZE] "
+    "[--force]\n"
+    "                        [--dry-run] [--quiet]\n"
     "\n"
     "Expands the sweep spec SPEC (a base config and axes: grid, zip, seeds,\n"
     "blocks), validates every run and reads its data, then runs them in "
@@ -62,6 +65,12 @@ const char sweep_usage[] =
     "                   shards' databases with `dtsim merge`\n"
     "  --timeout S      a run taking more than S wall seconds is stopped and\n"
     "                   stored as failed\n"
+    "  --max-memory SIZE  refuse the sweep when a run is estimated to need "
+    "more\n"
+    "                   memory (e.g. 4GiB; default half the physical "
+    "memory;\n"
+    "                   per run: --jobs N runs N at once)\n"
+    "  --force          allow runs estimated at more than 1e10 events\n"
     "  --dry-run        list the runs (index, label, overrides); write "
     "nothing\n"
     "  --quiet          no progress output\n"
@@ -76,6 +85,7 @@ typedef struct opts {
     int jobs, resume, dry_run, quiet, help;
     long shard_i, shard_n; /* shard_n 0: the whole sweep */
     unsigned timeout_s;
+    rn_limits limits;
 } opts;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -142,6 +152,15 @@ static int parse_opts(int argc, char **argv, opts *o)
             o->dry_run = 1;
         } else if (strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
+        } else if (strcmp(a, "--max-memory") == 0) {
+            double b;
+            if (!has || units_parse_size(argv[++i], &b) || !(b > 0))
+                return usage_error("%s: expected a size > 0 (e.g. 512MB, "
+                                   "4GiB)",
+                                   a);
+            o->limits.max_memory = b;
+        } else if (strcmp(a, "--force") == 0) {
+            o->limits.force = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error("unknown option %s", a);
         } else if (o->spec) {
@@ -160,6 +179,7 @@ static int parse_opts(int argc, char **argv, opts *o)
 /* Data sets shared by runs that read the same file the same way. */
 typedef struct data_entry {
     char *key;
+    uint64_t hash; /* of key */
     eng_data data;
 } data_entry;
 
@@ -167,7 +187,20 @@ typedef struct prepared {
     sw__job *jobs; /* [n_runs] */
     data_entry *data;
     size_t n_data, cap_data;
+    /* An open-addressing table over data by key: index + 1, or 0 when
+     * free; a power of two at least twice cap_data. A sweep over seeds of
+     * synthetic data has a data set per run, and a linear search made
+     * preparing 20,000 runs take 4 s (quadratic). */
+    size_t *slot, n_slot;
 } prepared;
+
+static uint64_t hash_key(const char *k)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ULL;
+    return h;
+}
 
 /* Whether a stored config's data cannot depend on the seed: read from
  * files (no generator), split by a file, partitioned contiguously, and no
@@ -223,30 +256,38 @@ static char *data_key(const char *config_json)
 }
 
 static int get_data(prepared *p, const cfg_experiment *c,
-                    const char *config_json, const eng_data **out, sim_err *err)
+                    const char *config_json, const rn_limits *limits,
+                    const eng_data **out, sim_err *err)
 {
     char *key = data_key(config_json);
     if (!key)
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
-    for (size_t i = 0; i < p->n_data; i++)
-        if (strcmp(p->data[i].key, key) == 0) {
+    uint64_t h = hash_key(key);
+    size_t at = (size_t)h & (p->n_slot - 1);
+    for (; p->slot[at]; at = (at + 1) & (p->n_slot - 1)) {
+        data_entry *e = &p->data[p->slot[at] - 1];
+        if (e->hash == h && strcmp(e->key, key) == 0) {
             free(key);
-            *out = &p->data[i].data;
+            *out = &e->data;
             return 0;
         }
+    }
     if (p->n_data == p->cap_data) {
         /* Jobs point into this array: grow it only while none do. */
         free(key);
         return sim_err_set(err, SIM_EINTERNAL, "data cache full");
     }
     data_entry *d = &p->data[p->n_data];
-    int rc = eng_data_load(c, &d->data, err);
+    int rc = rn_check_data(c, limits, err);
+    if (!rc)
+        rc = eng_data_load_limited(c, rn_max_memory(limits), &d->data, err);
     if (rc) {
         free(key);
         return rc == SIM_EIO ? (err->code = SIM_EDATA) : rc;
     }
     d->key = key;
-    p->n_data++;
+    d->hash = h;
+    p->slot[at] = ++p->n_data;
     *out = &d->data;
     return 0;
 }
@@ -263,6 +304,7 @@ static void prepared_free(prepared *p, size_t n_runs)
         free(p->data[i].key);
     }
     free(p->data);
+    free(p->slot);
 }
 
 /* The message for a run that failed validation: the spec, the run, and
@@ -284,14 +326,17 @@ static void blame(const sw_spec *s, const sw_run *r, const sim_err *e,
 /* Loads every run's config, runs the algorithm's checks and reads the data
  * (once per distinct data set). Data is read only for the runs this process
  * may run (need[i]); every config is checked. */
-static int prepare_all(const sw_spec *s, const unsigned char *need, prepared *p,
-                       sim_err *err)
+static int prepare_all(const sw_spec *s, const unsigned char *need,
+                       const rn_limits *limits, prepared *p, sim_err *err)
 {
     memset(p, 0, sizeof *p);
     p->jobs = calloc(s->n_runs, sizeof *p->jobs);
     p->cap_data = s->n_runs;
     p->data = calloc(p->cap_data, sizeof *p->data);
-    if (!p->jobs || !p->data)
+    for (p->n_slot = 16; p->n_slot < 2 * p->cap_data;)
+        p->n_slot *= 2;
+    p->slot = calloc(p->n_slot, sizeof *p->slot);
+    if (!p->jobs || !p->data || !p->slot)
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
     size_t n_specs;
     const cfg_algorithm_spec *specs = rn_algorithm_specs(&n_specs);
@@ -312,7 +357,10 @@ static int prepare_all(const sw_spec *s, const unsigned char *need, prepared *p,
         if (!rc && !(j->config_json = cfg_experiment_to_json(j->cfg)))
             rc = sim_err_set(&e, SIM_ENOMEM, "out of memory");
         if (!rc && need[i])
-            rc = get_data(p, j->cfg, j->config_json, &j->data, &e);
+            rc = get_data(p, j->cfg, j->config_json, limits, &j->data, &e);
+        rn_estimate est;
+        if (!rc && need[i])
+            rc = rn_job_estimate(j->cfg, j->ops, j->data, limits, &est, &e);
         if (rc) {
             if (rc == SIM_EIO)
                 e.code = SIM_EDATA;
@@ -794,7 +842,7 @@ int sweep_main(int argc, char **argv)
     }
     for (size_t i = 0; i < s->n_runs; i++)
         mine[i] = o.shard_n == 0 || (long)(i % (size_t)o.shard_n) == o.shard_i;
-    if (prepare_all(s, mine, &p, &err)) {
+    if (prepare_all(s, mine, &o.limits, &p, &err)) {
         exit_code = fail_msg(&err, rank != 0);
         goto out;
     }
