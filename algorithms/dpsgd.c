@@ -561,6 +561,38 @@ static void on_worker_lost(alg *a, alg_ctx *ctx, int k)
     close_rounds(a, ctx);
 }
 
+/* create's arrays: x (K), the own slots (2K), two receive slots per
+ * directed edge, grad and mean, and the evaluation window's reference and
+ * difference pairs, which grow while the slowest worker is rounds behind
+ * the fastest: at most the graph's diameter, bounded by K/2 on a ring (and
+ * taken as K for a network graph), 1 on a complete one. */
+static void cost(const cfg_experiment *cfg, double rows, alg_cost *c)
+{
+    (void)rows;
+    int K = cfg->cluster.workers,
+        graph = (int)cfg_algorithm_param(cfg, "graph");
+    double edges = 0, window = 4;
+    if (graph == GRAPH_COMPLETE) {
+        edges = (double)K * (K - 1);
+    } else if (graph == GRAPH_RING) {
+        edges = K > 2 ? 2.0 * K : (K == 2 ? 2 : 0);
+        window += K / 2.0;
+    } else {
+        int *out = malloc(((size_t)K + 1) * sizeof *out);
+        for (int w = 0; out && w < K; w++) {
+            int d = cfg_network_neighbours(cfg, w, out, K);
+            edges += d > 0 ? d : 0;
+        }
+        free(out);
+        if (!out)
+            edges = (double)K * (K - 1); /* the most there can be */
+        window += K;
+    }
+    *c = (alg_cost){.copies = 3.0 * K + 2 * edges + 2 + 2 * 2 * window,
+                    .computes = K,
+                    .messages = edges};
+}
+
 const alg_ops alg_dpsgd_ops = {
     .name = "dpsgd",
     .summary = "decentralised gossip SGD (D-PSGD): each worker steps, sends "
@@ -576,4 +608,5 @@ const alg_ops alg_dpsgd_ops = {
     .destroy = destroy,
     .on_recover = on_recover,
     .on_worker_lost = on_worker_lost,
+    .cost = cost,
 };

@@ -244,10 +244,14 @@ int rn_estimate_run(const cfg_experiment *cfg, const alg_ops *ops,
     }
     e->model_bytes =
         e->copies * n * 8 + MODEL_BLOCK * (widths + 2 * widest) * 8;
-    /* Loading holds the data set and its train/test copies at once; each
-     * worker's batch holds up to its rows' indices. */
+    /* Splitting one data set holds it and its train/test copies at once;
+     * a data set that comes with its own test set (IDX) is not split, and
+     * partitions reorder in place. Each worker's batch holds up to its
+     * rows' indices. */
     double loaded = dataset_bytes(d->train) + dataset_bytes(d->test);
-    e->data_bytes = 2 * loaded + (double)d->train->n * 8;
+    int split = !(cfg->data.format == CFG_FORMAT_IDX &&
+                  cfg->data.test_images_resolved);
+    e->data_bytes = (split ? 2 : 1) * loaded + (double)d->train->n * 8;
     e->worker_bytes = K * WORKER_BYTES;
     e->net_bytes = (double)cfg_network_links(cfg) * LINK_BYTES;
 
