@@ -280,18 +280,21 @@ int rn_check_estimate(const cfg_experiment *cfg, const rn_estimate *e,
 {
     double limit = rn_max_memory(l);
     if (e->total_bytes > limit) {
-        char total[32], lim[32], model[32], data[32];
+        char total[32], lim[32], model[32], data[32], rows[32];
         rn_format_bytes(e->total_bytes, total, sizeof total);
         rn_format_bytes(limit, lim, sizeof lim);
         rn_format_bytes(e->model_bytes, model, sizeof model);
         rn_format_bytes(e->data_bytes, data, sizeof data);
+        /* The rows a run keeps until it is stored can be the whole need
+         * (an evaluation every step of a long run), so they are named. */
+        rn_format_bytes(e->output_bytes, rows, sizeof rows);
         return sim_err_set(
             err, SIM_ECONFIG,
             "%s: needs about %s of memory (models %s: %d workers, %zu "
-            "parameters, %.0f copies; data %s), above the limit of %s (%s); "
-            "raise it with --max-memory SIZE",
+            "parameters, %.0f copies; data %s; result rows %s), above the "
+            "limit of %s (%s); raise it with --max-memory SIZE",
             cfg->source_path, total, model, cfg->cluster.workers, e->n_params,
-            e->copies, data, lim, limit_origin(l));
+            e->copies, data, rows, lim, limit_origin(l));
     }
     if (e->events > RN_MAX_EVENTS && !(l && l->force))
         return sim_err_set(err, SIM_ECONFIG,
