@@ -156,6 +156,29 @@ Test(limits, a_libsvm_file_wider_than_the_limit_names_its_line)
     free(cfg);
 }
 
+/* Data too large is refused before it is read or drawn: 10^8 synthetic
+ * rows of 1000 features would be 800 GB (1.6 TB while split). */
+Test(limits, data_over_the_limit_is_refused_before_it_is_loaded)
+{
+    const char *dir = ts_tmpdir();
+    char *cfg = ts_write_file(
+        dir, "data.json",
+        "{\"algorithm\": {\"name\": \"ssgd\"}, \"data\": {\"format\": "
+        "\"synthetic\", \"n\": 100000000, \"d\": 1000}}");
+    ts_result r;
+    ts_run_dtsim(&r, (const char *[]){"check", cfg, NULL});
+    cr_assert_eq(r.exit_code, 2, "%s", r.err);
+    char expect[512];
+    snprintf(expect, sizeof expect,
+             "dtsim: %s: loading the data ($.data) needs about ", cfg);
+    cr_assert(strstr(r.err, expect) == r.err, "expected \"%s\" in %s", expect,
+              r.err);
+    cr_assert(strstr(r.err, " TiB of memory, above the limit of "), "%s",
+              r.err);
+    cr_assert(one_line(r.err), "%s", r.err);
+    free(cfg);
+}
+
 Test(limits, a_bad_max_memory_is_a_usage_error)
 {
     ts_result r;

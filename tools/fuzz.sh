@@ -5,9 +5,8 @@
 #   tools/fuzz.sh                 every harness for 60 s
 #   tools/fuzz.sh 600 csv config  the csv and config harnesses, 600 s each
 #   FUZZ_JOBS=2 tools/fuzz.sh     two fuzzing processes per harness
-#   FUZZ_RSS_MB=8192 tools/fuzz.sh 600 sweep
-#                                 memory limit per process (default 2048 MB;
-#                                 a sweep may legally expand to 10^7 runs)
+#   FUZZ_RSS_MB=4096 tools/fuzz.sh 600 sweep
+#                                 memory limit per process (default 2048 MB)
 #
 # Inputs found are kept in build-fuzz/corpus/<harness>/ (seeded from
 # tests/fuzz/corpus/<harness>/, which stays as committed), crashes in

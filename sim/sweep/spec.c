@@ -531,6 +531,54 @@ static int make_dims(loader *l, size_t s0, size_t sn, size_t tg0, size_t tgn,
     return 0;
 }
 
+/* "NAME/LABEL" as a JSON string, escaped exactly as cJSON_PrintUnformatted
+ * prints a string (the quote, the backslash, \b \f \n \r \t, other
+ * bytes below 32 as \u00xx, the rest as they are), in one allocation: a
+ * spec of 100,000 runs makes as many. NULL when out of memory. The fuzz
+ * harness checks it against cJSON. */
+static char *name_string(const char *name, const char *label)
+{
+    size_t n = 3;
+    for (const char *parts[2] = {name, label}, **p = parts; p < parts + 2; p++)
+        for (const unsigned char *c = (const unsigned char *)*p; *c; c++)
+            n += *c == '"' || *c == '\\' || *c == '\b' || *c == '\f' ||
+                         *c == '\n' || *c == '\r' || *c == '\t'
+                     ? 2
+                 : *c < 32 ? 6
+                           : 1;
+    char *out = malloc(n + 1), *o = out;
+    if (!out)
+        return NULL;
+    *o++ = '"';
+    for (int part = 0; part < 2; part++) {
+        if (part == 1)
+            *o++ = '/';
+        for (const unsigned char *c =
+                 (const unsigned char *)(part ? label : name);
+             *c; c++) {
+            const char *esc = *c == '"'    ? "\\\""
+                              : *c == '\\' ? "\\\\"
+                              : *c == '\b' ? "\\b"
+                              : *c == '\f' ? "\\f"
+                              : *c == '\n' ? "\\n"
+                              : *c == '\r' ? "\\r"
+                              : *c == '\t' ? "\\t"
+                                           : NULL;
+            if (esc) {
+                memcpy(o, esc, 2);
+                o += 2;
+            } else if (*c < 32) {
+                o += sprintf(o, "\\u%04x", *c);
+            } else {
+                *o++ = (char)*c;
+            }
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+    return out;
+}
+
 static int add_runs(loader *l, sw_spec *s, const dim *d, size_t nd,
                     const uint64_t *seeds, size_t n_seeds, size_t *cap)
 {
@@ -572,10 +620,11 @@ static int add_runs(loader *l, sw_spec *s, const dim *d, size_t nd,
         sw_run *r = &s->runs[s->n_runs];
         memset(r, 0, sizeof *r);
         r->idx = s->n_runs++;
-        r->ov = calloc(n_ov, sizeof *r->ov);
-        r->origin = calloc(n_ov, sizeof *r->origin);
-        if (!r->ov || !r->origin)
+        /* One block: the overrides, then their origins (sw_spec_free). */
+        r->ov = calloc(n_ov, sizeof *r->ov + sizeof *r->origin);
+        if (!r->ov)
             return nomem(l);
+        r->origin = (sw_origin *)(r->ov + n_ov);
         size_t len = 0, cap_label = 64;
         char *label = malloc(cap_label);
         if (!label)
@@ -626,19 +675,8 @@ static int add_runs(loader *l, sw_spec *s, const dim *d, size_t nd,
             label = strdup("base");
         }
         r->label = keep(l, label);
-        cJSON *nm = cJSON_CreateString(r->label);
-        char *name_json = NULL;
-        if (nm && r->label) {
-            char *full = NULL;
-            size_t fl = strlen(s->name) + strlen(r->label) + 2;
-            if ((full = malloc(fl))) {
-                snprintf(full, fl, "%s/%s", s->name, r->label);
-                cJSON_SetValuestring(nm, full);
-                free(full);
-                name_json = keep_json(l, nm);
-            }
-        }
-        cJSON_Delete(nm);
+        char *name_json =
+            r->label ? keep(l, name_string(s->name, r->label)) : NULL;
         if (!r->label || !name_json)
             return nomem(l);
         r->ov[r->n_ov] = (cfg_override){.path = "name", .value = name_json};
@@ -909,8 +947,7 @@ void sw_spec_free(sw_spec *s)
         return;
     spec_impl *si = (spec_impl *)s;
     for (size_t i = 0; i < s->n_runs; i++) {
-        free(s->runs[i].ov);
-        free(s->runs[i].origin);
+        free(s->runs[i].ov); /* and origin, in the same block */
     }
     free(s->runs);
     for (size_t i = 0; i < si->n_axes; i++) {
