@@ -430,10 +430,10 @@ static int cmd_check(int argc, char **argv)
         const cfg_experiment *e = jobs[i].cfg;
         const rn_estimate *est = &jobs[i].est;
         char mem[32], lim[32], model[32], data[32];
-        rn_format_bytes(est->total_bytes, mem, sizeof mem);
-        rn_format_bytes(rn_max_memory(&c.limits), lim, sizeof lim);
-        rn_format_bytes(est->model_bytes, model, sizeof model);
-        rn_format_bytes(est->data_bytes, data, sizeof data);
+        sim_format_bytes(est->total_bytes, mem, sizeof mem);
+        sim_format_bytes(rn_max_memory(&c.limits), lim, sizeof lim);
+        sim_format_bytes(est->model_bytes, model, sizeof model);
+        sim_format_bytes(est->data_bytes, data, sizeof data);
         printf("%s: ok: %s, %s, %d workers, %ld rounds, %zu train / %zu test "
                "rows\n",
                c.configs[i], e->name, e->algorithm.name, e->cluster.workers,

@@ -105,7 +105,7 @@ Test(limits, the_default_limit_is_half_the_physical_memory)
                             "--max-memory SIZE"),
               "%s", r.err);
     char lim[32], expect[64];
-    rn_format_bytes(rn_physical_memory() / 2, lim, sizeof lim);
+    sim_format_bytes(rn_physical_memory() / 2, lim, sizeof lim);
     snprintf(expect, sizeof expect, "above the limit of %s ", lim);
     cr_assert(strstr(r.err, expect), "expected \"%s\" in %s", expect, r.err);
     cr_assert(one_line(r.err), "%s", r.err);

@@ -15,6 +15,18 @@ int sim_err_set(sim_err *err, int code, const char *fmt, ...)
     return code;
 }
 
+void sim_format_bytes(double b, char *buf, size_t cap)
+{
+    static const char *const unit[] = {"bytes", "KiB", "MiB",
+                                       "GiB",   "TiB", "PiB"};
+    int u = 0;
+    while (b >= 1024 && u < 5) {
+        b /= 1024;
+        u++;
+    }
+    snprintf(buf, cap, u ? "%.3g %s" : "%.0f %s", b, unit[u]);
+}
+
 const char *sim_strerror(int code)
 {
     switch (code) {

@@ -9,6 +9,7 @@
 #define DTSIM_ERR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* X(name, value, description). Input errors are the user's to fix (exit 2);
  * the rest are ours or the system's (exit 1). */
@@ -38,6 +39,9 @@ typedef struct sim_err {
  * `return sim_err_set(err, SIM_ECONFIG, ...)`. err may be NULL. */
 int sim_err_set(sim_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* "1.5 GiB", "512 bytes": a size in binary units, for messages. */
+void sim_format_bytes(double bytes, char *buf, size_t cap);
 
 /* The static description of a code ("bad configuration"). */
 const char *sim_strerror(int code);

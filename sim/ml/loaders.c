@@ -79,18 +79,6 @@ static void sparse_free(sparse *s)
     free(s->label);
 }
 
-/* "48 GiB": bytes in binary units, for messages. */
-static void format_bytes(double b, char *buf, size_t cap)
-{
-    static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (b >= 1024 && u < 4) {
-        b /= 1024;
-        u++;
-    }
-    snprintf(buf, cap, u ? "%.3g %s" : "%.0f %s", b, unit[u]);
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -244,8 +232,8 @@ int ml_libsvm_load(const char *path, const ml_libsvm_opts *opts,
     double dense = (double)s.n_rows * (double)D * sizeof(double);
     if (o.max_bytes > 0 && dense > o.max_bytes) {
         char need[32], lim[32];
-        format_bytes(dense, need, sizeof need);
-        format_bytes(o.max_bytes, lim, sizeof lim);
+        sim_format_bytes(dense, need, sizeof need);
+        sim_format_bytes(o.max_bytes, lim, sizeof lim);
         if (o.n_features)
             rc = sim_err_set(err, SIM_EDATA,
                              "%s: %zu rows x %zu features (n_features) need "

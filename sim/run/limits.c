@@ -49,18 +49,6 @@ double rn_max_memory(const rn_limits *l)
     return l && l->max_memory > 0 ? l->max_memory : rn_default_max_memory();
 }
 
-void rn_format_bytes(double b, char *buf, size_t cap)
-{
-    static const char *const unit[] = {"bytes", "KiB", "MiB",
-                                       "GiB",   "TiB", "PiB"};
-    int u = 0;
-    while (b >= 1024 && u < 5) {
-        b /= 1024;
-        u++;
-    }
-    snprintf(buf, cap, u ? "%.3g %s" : "%.0f %s", b, unit[u]);
-}
-
 /* Why the limit is what it is, for messages. */
 static const char *limit_origin(const rn_limits *l)
 {
@@ -147,8 +135,9 @@ static uint32_t be32(const unsigned char *p)
 }
 
 /* An IDX file from its header: items x values per item, one byte each on
- * disk, 8 as doubles (twice while the split copies them). */
-static double idx_bytes(const char *path)
+ * disk, 8 as doubles, held `copies` times at once (twice while a split
+ * copies them; once when the data set has its own test set). */
+static double idx_bytes(const char *path, double copies)
 {
     unsigned char h[4 + 4 * 8];
     size_t got = 0;
@@ -161,7 +150,7 @@ static double idx_bytes(const char *path)
     double values = 1;
     for (unsigned i = 0; i < dims; i++)
         values *= be32(h + 4 + 4 * i);
-    return total + 2 * values * 8;
+    return total + copies * values * 8;
 }
 
 static double data_bytes(const cfg_experiment *cfg)
@@ -171,11 +160,13 @@ static double data_bytes(const cfg_experiment *cfg)
         return text_bytes(cfg->data.resolved_path, 0);
     case CFG_FORMAT_LIBSVM:
         return text_bytes(cfg->data.resolved_path, 1);
-    case CFG_FORMAT_IDX:
-        return idx_bytes(cfg->data.images_resolved) +
-               idx_bytes(cfg->data.labels_resolved) +
-               idx_bytes(cfg->data.test_images_resolved) +
-               idx_bytes(cfg->data.test_labels_resolved);
+    case CFG_FORMAT_IDX: {
+        double copies = cfg->data.test_images_resolved ? 1 : 2;
+        return idx_bytes(cfg->data.images_resolved, copies) +
+               idx_bytes(cfg->data.labels_resolved, copies) +
+               idx_bytes(cfg->data.test_images_resolved, 1) +
+               idx_bytes(cfg->data.test_labels_resolved, 1);
+    }
     case CFG_FORMAT_SYNTHETIC: {
         double n = (double)cfg->data.synth.n, d = (double)cfg->data.synth.d;
         return 2 * n * (d + 2) * 8;
@@ -190,8 +181,8 @@ int rn_check_data(const cfg_experiment *cfg, const rn_limits *l, sim_err *err)
     if (need <= limit)
         return 0;
     char a[32], b[32];
-    rn_format_bytes(need, a, sizeof a);
-    rn_format_bytes(limit, b, sizeof b);
+    sim_format_bytes(need, a, sizeof a);
+    sim_format_bytes(limit, b, sizeof b);
     const char *file = cfg->data.format == CFG_FORMAT_IDX ? cfg->data.images
                        : cfg->data.path                   ? cfg->data.path
                                                           : "$.data";
@@ -249,8 +240,8 @@ int rn_estimate_run(const cfg_experiment *cfg, const alg_ops *ops,
      * partitions reorder in place. Each worker's batch holds up to its
      * rows' indices. */
     double loaded = dataset_bytes(d->train) + dataset_bytes(d->test);
-    int split = !(cfg->data.format == CFG_FORMAT_IDX &&
-                  cfg->data.test_images_resolved);
+    int split =
+        !(cfg->data.format == CFG_FORMAT_IDX && cfg->data.test_images_resolved);
     e->data_bytes = (split ? 2 : 1) * loaded + (double)d->train->n * 8;
     e->worker_bytes = K * WORKER_BYTES;
     e->net_bytes = (double)cfg_network_links(cfg) * LINK_BYTES;
@@ -281,13 +272,13 @@ int rn_check_estimate(const cfg_experiment *cfg, const rn_estimate *e,
     double limit = rn_max_memory(l);
     if (e->total_bytes > limit) {
         char total[32], lim[32], model[32], data[32], rows[32];
-        rn_format_bytes(e->total_bytes, total, sizeof total);
-        rn_format_bytes(limit, lim, sizeof lim);
-        rn_format_bytes(e->model_bytes, model, sizeof model);
-        rn_format_bytes(e->data_bytes, data, sizeof data);
+        sim_format_bytes(e->total_bytes, total, sizeof total);
+        sim_format_bytes(limit, lim, sizeof lim);
+        sim_format_bytes(e->model_bytes, model, sizeof model);
+        sim_format_bytes(e->data_bytes, data, sizeof data);
         /* The rows a run keeps until it is stored can be the whole need
          * (an evaluation every step of a long run), so they are named. */
-        rn_format_bytes(e->output_bytes, rows, sizeof rows);
+        sim_format_bytes(e->output_bytes, rows, sizeof rows);
         return sim_err_set(
             err, SIM_ECONFIG,
             "%s: needs about %s of memory (models %s: %d workers, %zu "

@@ -73,7 +73,4 @@ int rn_estimate_run(const cfg_experiment *cfg, const alg_ops *ops,
 int rn_check_estimate(const cfg_experiment *cfg, const rn_estimate *e,
                       const rn_limits *l, sim_err *err);
 
-/* "1.5 GiB": bytes in binary units, for messages. */
-void rn_format_bytes(double bytes, char *buf, size_t cap);
-
 #endif
