@@ -349,6 +349,13 @@ static void progress_end(const rn_summary *s, size_t i, size_t n,
     fflush(stdout);
 }
 
+/* As the sweep counts cores for its default --jobs. */
+static int cpus_available(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     cli c;
@@ -375,6 +382,7 @@ static int cmd_run(int argc, char **argv)
         goto done;
     }
     int progress = !c.quiet && isatty(STDOUT_FILENO);
+    int spare_core = cpus_available() > 1;
     for (size_t i = 0; i < c.n_configs; i++) {
         char *trace = NULL;
         if (c.trace && !(trace = trace_path(c.trace, i, c.n_configs))) {
@@ -383,14 +391,15 @@ static int cmd_run(int argc, char **argv)
             goto done;
         }
         progress_state pr = {.job = &jobs[i], .i = i, .n = c.n_configs};
-        eng_hooks hooks = {.on_eval = progress_eval, .user = &pr};
+        eng_hooks hooks = {.on_eval = progress ? progress_eval : NULL,
+                           .user = &pr,
+                           .eval_thread = spare_core};
         if (progress) {
             progress_start(&jobs[i], i, c.n_configs);
             clock_gettime(CLOCK_MONOTONIC, &pr.last);
         }
-        int run_rc =
-            rn_job_run_traced(&jobs[i], db, DTSIM_VERSION, trace,
-                              progress ? &hooks : NULL, &sums[i], &err);
+        int run_rc = rn_job_run_traced(&jobs[i], db, DTSIM_VERSION, trace,
+                                       &hooks, &sums[i], &err);
         if (progress)
             progress_end(run_rc ? NULL : &sums[i], i, c.n_configs, trace);
         free(trace);

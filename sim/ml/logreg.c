@@ -16,12 +16,18 @@
  * with the post's raw features most rows need neither. */
 #include "model.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
 /* Four dot products of rows r[0..3] with w: see dot4_sse2. */
 typedef void (*dot4_fn)(double *out, const double *const r[4], const double *w,
                         size_t d);
+
+/* grad[j] += c[l] * x[l][j] for rows l = 0..len-1 (len <= 4): see
+ * axpy4_sse2. */
+typedef void (*axpy4_fn)(double *grad, const double c[4],
+                         const double *const x[4], size_t len, size_t d);
 
 typedef struct logreg {
     mdl base; /* first, so an mdl * is a logreg * */
@@ -31,7 +37,8 @@ typedef struct logreg {
     /* Outside [z_lo, z_hi] the prediction is the sign of z - z*, where
      * sigmoid(z*) = 0.5; inside, the post's formula decides. */
     double z_lo, z_hi;
-    dot4_fn dot4; /* the SIMD build this CPU runs */
+    dot4_fn dot4; /* the SIMD builds this CPU runs */
+    axpy4_fn axpy4;
 } logreg;
 
 /* Beyond these logits exp(-z) is exactly 0 (z > 746) or exactly inf
@@ -178,15 +185,56 @@ dot4_avx(double *out, const double *const r[4], const double *w, size_t d)
 }
 #endif
 
-static dot4_fn pick_dot4(void)
+/* The gradient's accumulation over a block of up to four rows. Each element
+ * takes the rows' products in row order, one rounded add each, exactly as a
+ * loop over the rows would: the result is the same bit for bit, but grad is
+ * loaded and stored once per block instead of once per row, and the AVX
+ * build does four elements per instruction. */
+static void axpy4_sse2(double *g, const double c[4], const double *const x[4],
+                       size_t len, size_t d)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx"))
-        return dot4_avx;
-#endif
-    return dot4_sse2;
+    size_t j = 0;
+    if (len == 4) {
+        v2d c0 = {c[0], c[0]}, c1 = {c[1], c[1]}, c2 = {c[2], c[2]},
+            c3 = {c[3], c[3]};
+        for (; j + 2 <= d; j += 2) {
+            v2d a = *(v2d *)(g + j);
+            a += c0 * *(const v2d *)(x[0] + j);
+            a += c1 * *(const v2d *)(x[1] + j);
+            a += c2 * *(const v2d *)(x[2] + j);
+            a += c3 * *(const v2d *)(x[3] + j);
+            *(v2d *)(g + j) = a;
+        }
+    }
+    for (; j < d; j++)
+        for (size_t l = 0; l < len; l++)
+            g[j] += c[l] * x[l][j];
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx"))) static void axpy4_avx(double *g,
+                                                     const double c[4],
+                                                     const double *const x[4],
+                                                     size_t len, size_t d)
+{
+    size_t j = 0;
+    if (len == 4) {
+        v4d c0 = {c[0], c[0], c[0], c[0]}, c1 = {c[1], c[1], c[1], c[1]},
+            c2 = {c[2], c[2], c[2], c[2]}, c3 = {c[3], c[3], c[3], c[3]};
+        for (; j + 4 <= d; j += 4) {
+            v4d a = *(v4d *)(g + j);
+            a += c0 * *(const v4d *)(x[0] + j);
+            a += c1 * *(const v4d *)(x[1] + j);
+            a += c2 * *(const v4d *)(x[2] + j);
+            a += c3 * *(const v4d *)(x[3] + j);
+            *(v4d *)(g + j) = a;
+        }
+    }
+    for (; j < d; j++)
+        for (size_t l = 0; l < len; l++)
+            g[j] += c[l] * x[l][j];
+}
+#endif
 
 static void check_dim(const logreg *m, const ml_dataset *ds)
 {
@@ -215,18 +263,12 @@ static void logreg_gradient(mdl *base, double *grad, const double *w,
         for (size_t l = 0; l < 4; l++)
             x[l] = X + rows[i0 + (l < len ? l : 0)] * tda;
         m->dot4(z, x, w, d);
-        for (size_t l = 0; l < len; l++) {
-            /* The post's -(y - sigmoid(x.w)) x; with eps = 0 exactly the
-             * gradient of the log-loss. */
-            v2d c = {0, 0};
-            c += sigmoid_fast(m, z[l]) - ds->y[rows[i0 + l]];
-            const double *xl = x[l];
-            size_t j = 0;
-            for (; j + 2 <= d; j += 2)
-                *(v2d *)(grad + j) += c * *(const v2d *)(xl + j);
-            for (; j < d; j++)
-                grad[j] += c[0] * xl[j];
-        }
+        /* The post's -(y - sigmoid(x.w)) x; with eps = 0 exactly the
+         * gradient of the log-loss. */
+        double c[4] = {0, 0, 0, 0};
+        for (size_t l = 0; l < len; l++)
+            c[l] = sigmoid_fast(m, z[l]) - ds->y[rows[i0 + l]];
+        m->axpy4(grad, c, x, len, d);
     }
     double inv = 1.0 / (double)n_rows;
     for (size_t j = 0; j < d; j++)
@@ -291,6 +333,31 @@ static mdl_eval logreg_evaluate(mdl *base, const double *w,
                       .loss = (loss + tails) / (double)n};
 }
 
+/* A row's logit z = sum_j w_j x_j, summed in any order in double precision,
+ * has |z| <= max|w| L1(x) (1 + d 2^-53) <= 2 max|w| L1(x), and its loss is
+ * at most (|y| + |1 - y|)(|z| + log 2) (row_loss: each softplus is at most
+ * |z| + log 2). With max|w| <= B below, the sum over n rows stays under
+ * DBL_MAX / 2, and so do the partial sums evaluate forms on the way. */
+static double logreg_finite_below(const mdl *base, const ml_dataset *ds)
+{
+    check_dim((const logreg *)base, ds);
+    size_t n = ds->n, d = ((const logreg *)base)->d, tda = ds->X->tda;
+    double l1_max = 0.0, y_max = 1.0;
+    for (size_t i = 0; i < n; i++) {
+        const double *x = ds->X->data + i * tda;
+        double l1 = 0.0;
+        for (size_t j = 0; j < d; j++)
+            l1 += fabs(x[j]);
+        double y = fabs(ds->y[i]) + fabs(1.0 - ds->y[i]);
+        /* Written so that a NaN fails the test. */
+        if (!(l1 <= DBL_MAX && y <= DBL_MAX))
+            return 0.0;
+        l1_max = l1 > l1_max ? l1 : l1_max;
+        y_max = y > y_max ? y : y_max;
+    }
+    return DBL_MAX / (8.0 * ((double)n + 1.0) * y_max * (l1_max + 1.0));
+}
+
 static size_t logreg_n_params(const mdl *base)
 {
     return ((const logreg *)base)->d;
@@ -328,7 +395,15 @@ static int logreg_create(const mdl_opts *opts, mdl **out, sim_err *err)
     m->base.ops = &mdl_logreg_ops;
     m->d = opts->d;
     m->eps = eps;
-    m->dot4 = pick_dot4();
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    int avx = __builtin_cpu_supports("avx");
+    m->dot4 = avx ? dot4_avx : dot4_sse2;
+    m->axpy4 = avx ? axpy4_avx : axpy4_sse2;
+#else
+    m->dot4 = dot4_sse2;
+    m->axpy4 = axpy4_sse2;
+#endif
     m->sig_hi = 1.0 / (0.0 + 1.0 + eps);
     if (eps <= 0.5) {
         /* sigmoid(z*) = 0.5 at z* = -log(1 - eps), where the sigmoid's slope
@@ -356,4 +431,5 @@ const mdl_ops mdl_logreg_ops = {
     .gradient = logreg_gradient,
     .evaluate = logreg_evaluate,
     .destroy = logreg_destroy,
+    .finite_below = logreg_finite_below,
 };

@@ -54,6 +54,14 @@ typedef struct mdl_ops {
      * adds the gradient of and evaluate leaves out, so the objective whose
      * gradient `gradient` returns is evaluate(rows).loss + penalty(w). */
     double (*penalty)(const mdl *m, const double *w);
+    /* Optional (NULL: none). A bound B such that evaluate(w, ds) certainly
+     * returns a finite loss whenever every |w_j| <= B; 0 when there is no
+     * such bound (ds holds a value that is not finite). A model that has it
+     * also promises that evaluate reads nothing that gradient or init
+     * writes, so the engine may evaluate a copy of w on another thread while
+     * the run goes on and still stop a diverging run at the exact step: it
+     * waits for the loss only when w is beyond the bound. */
+    double (*finite_below)(const mdl *m, const ml_dataset *ds);
 } mdl_ops;
 
 /* Hidden-layer activation of the MLP. */

@@ -1,4 +1,5 @@
 #include "engine.h"
+#include "evaluator.h"
 
 #include <gsl/gsl_randist.h>
 #include <math.h>
@@ -324,6 +325,10 @@ struct alg_ctx {
     size_t n_owned, pool_len, pool_cap;
 
     size_t metrics_cap, events_cap;
+    /* Evaluations on a second thread (eng_hooks.eval_thread), taken while
+     * every |w_j| <= finite_below; NULL when off. */
+    evaluator *ev;
+    double finite_below;
     int64_t last_step;
     int64_t last_recorded_step;
     double next_eval_s; /* evaluation.every_seconds: the next due time */
@@ -730,6 +735,45 @@ static int all_finite(const double *w, size_t n)
     return 1;
 }
 
+static int within(const double *w, size_t n, double bound)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs(w[i]) <= bound))
+            return 0;
+    return 1;
+}
+
+/* The bookkeeping of a recorded evaluation, whichever thread computed it. */
+static void record_eval(alg_ctx *c, const db_metric *m)
+{
+    c->out->final_accuracy = m->test_accuracy;
+    c->out->final_loss = m->test_loss;
+    if (c->hooks && c->hooks->on_eval)
+        c->hooks->on_eval(c->hooks->user, m->step, m->sim_time,
+                          m->test_accuracy);
+}
+
+/* Fills in the metrics row of the oldest evaluation on the second thread
+ * once it is finished (with wait, once it has finished); 0 when there is
+ * none (or, without wait, it is still running). */
+static int collect_eval(alg_ctx *c, int wait)
+{
+    ev_result r;
+    if (!c->ev || !evaluator_next(c->ev, wait, &r))
+        return 0;
+    db_metric *m = &c->out->metrics[r.tag];
+    m->test_accuracy = r.test.accuracy;
+    m->test_loss = r.test.loss;
+    m->train_loss = r.train_loss;
+    /* Certified finite before it was sent (finite_below). */
+    if (!isfinite(r.test.loss) ||
+        (c->cfg->evaluation.train_loss && !isfinite(r.train_loss)))
+        SIM_PANIC("step %lld: loss not finite within the model's bound",
+                  (long long)m->step);
+    record_eval(c, m);
+    return 1;
+}
+
 void alg_ctx_evaluate(alg_ctx *c, int64_t step, const double *w, int final)
 {
     if (c->stopped)
@@ -751,26 +795,40 @@ void alg_ctx_evaluate(alg_ctx *c, int64_t step, const double *w, int final)
     if (!due || step == c->last_recorded_step)
         return;
 
-    mdl_eval te = c->model->ops->evaluate(c->model, w, c->data->test);
-    double train_loss = NAN;
-    if (c->cfg->evaluation.train_loss)
-        train_loss = c->model->ops->evaluate(c->model, w, c->data->train).loss;
     db_metric m = {.step = step,
-                   .sim_time = sim_loop_now(c->loop),
+                   .sim_time = now,
                    .bytes = net_total_bytes(c->net),
                    .messages = net_total_messages(c->net),
-                   .test_accuracy = te.accuracy,
-                   .test_loss = te.loss,
-                   .train_loss = train_loss};
+                   .test_accuracy = NAN,
+                   .test_loss = NAN,
+                   .train_loss = NAN};
+    c->last_recorded_step = step;
+    if (c->ev && within(w, c->n_params, c->finite_below)) {
+        /* The loss is certainly finite, so nothing here depends on the
+         * result: the row is filled in when it comes back. */
+        while (collect_eval(c, 0))
+            ;
+        while (evaluator_full(c->ev))
+            collect_eval(c, 1);
+        if (push_metric(c, &m))
+            SIM_PANIC("out of memory recording metrics");
+        evaluator_submit(c->ev, c->out->n_metrics - 1, w);
+        return;
+    }
+    /* Results in step order: the earlier ones first. */
+    while (collect_eval(c, 1))
+        ;
+    mdl_eval te = c->model->ops->evaluate(c->model, w, c->data->test);
+    m.test_accuracy = te.accuracy;
+    m.test_loss = te.loss;
+    if (c->cfg->evaluation.train_loss)
+        m.train_loss =
+            c->model->ops->evaluate(c->model, w, c->data->train).loss;
     if (push_metric(c, &m))
         SIM_PANIC("out of memory recording metrics");
-    c->last_recorded_step = step;
-    c->out->final_accuracy = te.accuracy;
-    c->out->final_loss = te.loss;
-    if (c->hooks && c->hooks->on_eval)
-        c->hooks->on_eval(c->hooks->user, step, m.sim_time, te.accuracy);
-    if (!isfinite(te.loss) ||
-        (c->cfg->evaluation.train_loss && !isfinite(train_loss)))
+    record_eval(c, &m);
+    if (!isfinite(m.test_loss) ||
+        (c->cfg->evaluation.train_loss && !isfinite(m.train_loss)))
         stop_run(c, DB_STATUS_DIVERGED, "loss not finite at step %lld",
                  (long long)step);
 }
@@ -1157,6 +1215,7 @@ int eng_check_conservation(uint64_t sent, uint64_t received, size_t in_flight,
 
 static void ctx_deinit(alg_ctx *c)
 {
+    evaluator_destroy(c->ev); /* it reads the model and the data */
     if (c->alg && c->ops)
         c->ops->destroy(c->alg);
     for (int k = 0; c->workers && k < c->K; k++)
@@ -1408,6 +1467,26 @@ static int collect_links(alg_ctx *c)
     return 0;
 }
 
+/* Without a bound, or without a thread, evaluations stay on this one. */
+static void start_evaluator(alg_ctx *c)
+{
+    double (*bound)(const mdl *, const ml_dataset *) =
+        c->model->ops->finite_below;
+    if (!bound)
+        return;
+    const ml_dataset *train =
+        c->cfg->evaluation.train_loss ? c->data->train : NULL;
+    double b = bound(c->model, c->data->test);
+    if (train) {
+        double bt = bound(c->model, train);
+        b = bt < b ? bt : b;
+    }
+    if (!(b > 0))
+        return;
+    c->finite_below = b;
+    c->ev = evaluator_create(c->model, c->data->test, train, c->n_params);
+}
+
 int eng_run(const cfg_experiment *cfg, const alg_ops *ops, const eng_data *d,
             eng_output *out, sim_err *err)
 {
@@ -1428,12 +1507,16 @@ int eng_run_hooked(const cfg_experiment *cfg, const alg_ops *ops,
         return rc;
     }
     c.hooks = hooks;
+    if (hooks && hooks->eval_thread)
+        start_evaluator(&c);
 
     schedule_failures(&c);
     ops->start(c.alg, &c);
     sim_loop_run(c.loop, INFINITY);
     if (!c.stopped)
         stall(&c);
+    while (collect_eval(&c, 1))
+        ;
 
     out->sim_seconds = sim_loop_now(c.loop);
     out->total_bytes = net_total_bytes(c.net);

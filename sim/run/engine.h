@@ -82,12 +82,19 @@ void eng_data_free(eng_data *d);
 int eng_run(const cfg_experiment *cfg, const alg_ops *ops, const eng_data *d,
             eng_output *out, sim_err *err);
 
-/* Observers of a run in progress (for a progress display); any may be
- * NULL. They see results, never change them. */
+/* Observers of a run in progress (for a progress display), and what the
+ * caller lets the run use; any may be NULL or 0. They never change the
+ * results. */
 typedef struct eng_hooks {
-    /* After each recorded evaluation of the global model. */
+    /* After each recorded evaluation of the global model, in step order
+     * (with eval_thread, when its result is collected). */
     void (*on_eval)(void *user, int64_t step, double sim_time, double accuracy);
     void *user;
+    /* May evaluate on a second thread, for models that allow it
+     * (mdl_ops.finite_below): a single run on a machine with a core to
+     * spare finishes sooner. Not for processes that already keep every
+     * core busy (a sweep's), where its polling would slow the others. */
+    int eval_thread;
 } eng_hooks;
 
 /* As eng_run, calling hooks (NULL for none) as the run goes. */

@@ -1,0 +1,205 @@
+#include "evaluator.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Enough slots that the submitting side never waits while the evaluator
+ * keeps up on average, few enough that the copies stay in cache. */
+#define EV_SLOTS 64
+
+/* About 50-100 us of polling before a side sleeps: longer than the gap
+ * between a fast run's evaluations, shorter than a scheduler tick. */
+#define EV_SPIN 2000
+
+typedef struct ev_slot {
+    double *w;
+    ev_result res;
+} ev_slot;
+
+/* Where a side sleeps when polling found nothing: a flag the other side
+ * checks after it publishes, and a condition it signals under the lock. */
+typedef struct ev_bell {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    atomic_int sleeping;
+} ev_bell;
+
+struct evaluator {
+    mdl *model;
+    const ml_dataset *test, *train;
+    size_t n_params;
+    ev_slot slots[EV_SLOTS];
+
+    /* Counters, never wrapping in practice: slot i % EV_SLOTS. */
+    atomic_size_t submitted; /* written by the submitter */
+    atomic_size_t finished;  /* written by the evaluator thread */
+    size_t collected;        /* the submitter's own */
+    atomic_int stop;
+
+    ev_bell work; /* the thread waits here for submissions */
+    ev_bell done; /* the submitter waits here for results */
+    pthread_t thread;
+};
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static int bell_init(ev_bell *b)
+{
+    atomic_init(&b->sleeping, 0);
+    if (pthread_mutex_init(&b->lock, NULL))
+        return -1;
+    if (pthread_cond_init(&b->cond, NULL)) {
+        pthread_mutex_destroy(&b->lock);
+        return -1;
+    }
+    return 0;
+}
+
+static void bell_deinit(ev_bell *b)
+{
+    pthread_cond_destroy(&b->cond);
+    pthread_mutex_destroy(&b->lock);
+}
+
+/* Called after publishing: the sequentially consistent store before it and
+ * the load here pair with bell_wait's store of `sleeping` and re-check, so
+ * a sleeper either sees what was published or is woken. */
+static void bell_ring(ev_bell *b)
+{
+    if (atomic_load(&b->sleeping)) {
+        pthread_mutex_lock(&b->lock);
+        pthread_cond_signal(&b->cond);
+        pthread_mutex_unlock(&b->lock);
+    }
+}
+
+/* Waits until *counter > seen or stop is set. */
+static void bell_wait(ev_bell *b, atomic_size_t *counter, size_t seen,
+                      atomic_int *stop)
+{
+    for (int i = 0; i < EV_SPIN; i++) {
+        if (atomic_load_explicit(counter, memory_order_acquire) > seen ||
+            atomic_load_explicit(stop, memory_order_relaxed))
+            return;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&b->lock);
+    atomic_store(&b->sleeping, 1);
+    while (atomic_load(counter) <= seen && !atomic_load(stop))
+        pthread_cond_wait(&b->cond, &b->lock);
+    atomic_store(&b->sleeping, 0);
+    pthread_mutex_unlock(&b->lock);
+}
+
+static void *run(void *arg)
+{
+    evaluator *e = arg;
+    size_t next = 0;
+    for (;;) {
+        bell_wait(&e->work, &e->submitted, next, &e->stop);
+        if (atomic_load(&e->stop))
+            return NULL;
+        size_t upto = atomic_load_explicit(&e->submitted, memory_order_acquire);
+        for (; next < upto; next++) {
+            ev_slot *s = &e->slots[next % EV_SLOTS];
+            s->res.test = e->model->ops->evaluate(e->model, s->w, e->test);
+            s->res.train_loss =
+                e->train
+                    ? e->model->ops->evaluate(e->model, s->w, e->train).loss
+                    : NAN;
+            atomic_store(&e->finished, next + 1);
+            bell_ring(&e->done);
+        }
+    }
+}
+
+evaluator *evaluator_create(mdl *model, const ml_dataset *test,
+                            const ml_dataset *train, size_t n_params)
+{
+    evaluator *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->model = model;
+    e->test = test;
+    e->train = train;
+    e->n_params = n_params;
+    atomic_init(&e->submitted, 0);
+    atomic_init(&e->finished, 0);
+    atomic_init(&e->stop, 0);
+    double *w = malloc(EV_SLOTS * (n_params ? n_params : 1) * sizeof *w);
+    if (!w)
+        goto fail_w;
+    for (size_t i = 0; i < EV_SLOTS; i++)
+        e->slots[i].w = w + i * n_params;
+    if (bell_init(&e->work))
+        goto fail_work;
+    if (bell_init(&e->done))
+        goto fail_done;
+    if (pthread_create(&e->thread, NULL, run, e))
+        goto fail_thread;
+    return e;
+fail_thread:
+    bell_deinit(&e->done);
+fail_done:
+    bell_deinit(&e->work);
+fail_work:
+    free(w);
+fail_w:
+    free(e);
+    return NULL;
+}
+
+int evaluator_full(const evaluator *e)
+{
+    return atomic_load_explicit(&e->submitted, memory_order_relaxed) -
+               e->collected >=
+           EV_SLOTS;
+}
+
+void evaluator_submit(evaluator *e, size_t tag, const double *w)
+{
+    size_t i = atomic_load_explicit(&e->submitted, memory_order_relaxed);
+    ev_slot *s = &e->slots[i % EV_SLOTS];
+    memcpy(s->w, w, e->n_params * sizeof *w);
+    s->res.tag = tag;
+    atomic_store(&e->submitted, i + 1);
+    bell_ring(&e->work);
+}
+
+int evaluator_next(evaluator *e, int wait, ev_result *r)
+{
+    size_t i = e->collected;
+    if (i == atomic_load_explicit(&e->submitted, memory_order_relaxed))
+        return 0;
+    if (atomic_load_explicit(&e->finished, memory_order_acquire) <= i) {
+        if (!wait)
+            return 0;
+        bell_wait(&e->done, &e->finished, i, &e->stop);
+    }
+    *r = e->slots[i % EV_SLOTS].res;
+    e->collected = i + 1;
+    return 1;
+}
+
+void evaluator_destroy(evaluator *e)
+{
+    if (!e)
+        return;
+    atomic_store(&e->stop, 1);
+    pthread_mutex_lock(&e->work.lock);
+    pthread_cond_signal(&e->work.cond);
+    pthread_mutex_unlock(&e->work.lock);
+    pthread_join(e->thread, NULL);
+    bell_deinit(&e->done);
+    bell_deinit(&e->work);
+    free(e->slots[0].w);
+    free(e);
+}
