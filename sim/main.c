@@ -377,7 +377,7 @@ static int cmd_run(int argc, char **argv)
     }
     if ((rc = prepare(&c, jobs)))
         goto done;
-    if (db_open(c.out, &db, &err)) {
+    if (db_open_with(c.out, DB_OPEN_NEW_UNSYNCED, &db, &err)) {
         rc = fail(&err);
         goto done;
     }

@@ -930,3 +930,31 @@ Test(db, writes_label_histograms_and_adds_the_table_to_an_older_database)
     cr_assert(eq(i64, count(s, "SELECT count(*) FROM runs"), 2));
     db_close(s);
 }
+
+/* dtsim run writes a file it creates without fsync; a file that was there
+ * before (it may hold other results) and every file db_open makes keep
+ * synced checkpoints, and the data is the same either way. */
+Test(db, only_a_new_file_opened_unsynced_goes_without_fsync)
+{
+    const char *dir = ts_tmpdir();
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/new.db", dir);
+    snprintf(b, sizeof b, "%s/plain.db", dir);
+    sim_err err = {0};
+    db_store *s = NULL;
+    cr_assert(eq(int, db_open_with(a, DB_OPEN_NEW_UNSYNCED, &s, &err), 0), "%s",
+              err.msg);
+    cr_assert(eq(int, db_synchronous(s), 0));
+    db_run_info info = sample_info("unsynced");
+    int64_t id;
+    cr_assert(eq(int, db_run_begin(s, &info, &id, &err), 0), "%s", err.msg);
+    db_close(s);
+    cr_assert(eq(int, db_open_with(a, DB_OPEN_NEW_UNSYNCED, &s, &err), 0), "%s",
+              err.msg);
+    cr_assert(eq(int, db_synchronous(s), 1), "an existing file stays synced");
+    db_close(s);
+    s = open_ok(b);
+    cr_assert(eq(int, db_synchronous(s), 1));
+    db_close(s);
+    cr_assert(eq(long, ts_sql_count(a, "SELECT COUNT(*) FROM runs"), 1));
+}

@@ -370,6 +370,11 @@ static int prepare_all(db_store *s, sim_err *err)
 
 int db_open(const char *path, db_store **out, sim_err *err)
 {
+    return db_open_with(path, 0, out, err);
+}
+
+int db_open_with(const char *path, unsigned flags, db_store **out, sim_err *err)
+{
     if (!out || !path)
         return sim_err_set(err, SIM_EINVAL, "db_open: NULL argument");
     *out = NULL;
@@ -427,7 +432,7 @@ int db_open(const char *path, db_store **out, sim_err *err)
                       NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
-    if (rc == SQLITE_OK && fresh)
+    if (rc == SQLITE_OK && fresh && !(flags & DB_OPEN_NEW_UNSYNCED))
         rc = sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
                           NULL);
     if (rc != SQLITE_OK) {
@@ -451,6 +456,18 @@ int db_open(const char *path, db_store **out, sim_err *err)
 fail:
     db_close(s);
     return code;
+}
+
+int db_synchronous(db_store *db)
+{
+    sqlite3_stmt *st = NULL;
+    int level = -1;
+    if (sqlite3_prepare_v2(db->db, "PRAGMA synchronous", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        level = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return level;
 }
 
 void db_close(db_store *db)

@@ -108,6 +108,26 @@ typedef struct db_event {
 /* Opens or creates path (":memory:" works) and makes sure the schema is
  * there. SIM_EDB or SIM_EIO with the path and SQLite's message on failure. */
 int db_open(const char *path, db_store **out, sim_err *err);
+
+/* db_open's options. */
+enum {
+    /* A file this call creates is written without fsync for as long as it
+     * stays open (synchronous=OFF), where db_open syncs at checkpoints.
+     * For a short command whose results are reproducible by running it
+     * again: an OS crash or power loss soon after may lose or damage the
+     * new file, which held nothing else, and the wait for the disk, several
+     * times the post's whole run, is gone. An existing file is opened as by
+     * db_open. */
+    DB_OPEN_NEW_UNSYNCED = 1,
+};
+
+/* As db_open, with DB_OPEN_* flags. */
+int db_open_with(const char *path, unsigned flags, db_store **out,
+                 sim_err *err);
+
+/* SQLite's synchronous level of the connection: 0 (OFF, never syncs), 1
+ * (NORMAL: syncs at checkpoints), ...; -1 when it cannot be read. */
+int db_synchronous(db_store *db);
 void db_close(db_store *db); /* NULL-safe */
 
 /* Inserts the runs row (status running, started_at now in UTC ISO 8601) and

@@ -25,8 +25,14 @@ const char *ml_blas_describe(char *buf, size_t len)
 {
     Dl_info info;
     const char *so = "unknown";
-    if (dladdr((void *)cblas_dgemm, &info) && info.dli_fname)
+    if (dladdr((void *)cblas_dgemm, &info) && info.dli_fname) {
         so = info.dli_fname;
+        /* A static archive's CBLAS lives in the program itself. */
+        Dl_info self;
+        if (dladdr((void *)ml_blas_describe, &self) &&
+            self.dli_fbase == info.dli_fbase)
+            so = "linked into the binary";
+    }
     /* POSIX's dlsym returns void *: the cast to a function pointer is the
      * documented way to use it. */
     get_config_fn cfg = (get_config_fn)symbol("openblas_get_config");
