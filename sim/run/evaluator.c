@@ -3,16 +3,20 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Enough slots that the submitting side never waits while the evaluator
  * keeps up on average, few enough that the copies stay in cache. */
 #define EV_SLOTS 64
 
-/* About 50-100 us of polling before a side sleeps: longer than the gap
- * between a fast run's evaluations, shorter than a scheduler tick. */
-#define EV_SPIN 2000
+/* Polling time before a side sleeps: longer than the gap between a fast
+ * run's evaluations (7 us in the post's SSGD), short enough that a process
+ * sharing its cores wastes little. In time, not iterations: a pause
+ * instruction takes 10 to 140 cycles depending on the CPU. */
+#define EV_SPIN_NS 30000
 
 typedef struct ev_slot {
     double *w;
@@ -81,15 +85,25 @@ static void bell_ring(ev_bell *b)
     }
 }
 
+static int64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 /* Waits until *counter > seen or stop is set. */
 static void bell_wait(ev_bell *b, atomic_size_t *counter, size_t seen,
                       atomic_int *stop)
 {
-    for (int i = 0; i < EV_SPIN; i++) {
+    int64_t until = now_ns() + EV_SPIN_NS;
+    for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(counter, memory_order_acquire) > seen ||
             atomic_load_explicit(stop, memory_order_relaxed))
             return;
         cpu_relax();
+        if (i % 64 == 0 && now_ns() > until)
+            break;
     }
     pthread_mutex_lock(&b->lock);
     atomic_store(&b->sleeping, 1);
