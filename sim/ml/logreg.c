@@ -193,18 +193,15 @@ dot4_avx(double *out, const double *const r[4], const double *w, size_t d)
 static void axpy4_sse2(double *g, const double c[4], const double *const x[4],
                        size_t len, size_t d)
 {
+    v2d cv[4];
+    for (size_t l = 0; l < 4; l++)
+        cv[l] = (v2d){c[l], c[l]};
     size_t j = 0;
-    if (len == 4) {
-        v2d c0 = {c[0], c[0]}, c1 = {c[1], c[1]}, c2 = {c[2], c[2]},
-            c3 = {c[3], c[3]};
-        for (; j + 2 <= d; j += 2) {
-            v2d a = *(v2d *)(g + j);
-            a += c0 * *(const v2d *)(x[0] + j);
-            a += c1 * *(const v2d *)(x[1] + j);
-            a += c2 * *(const v2d *)(x[2] + j);
-            a += c3 * *(const v2d *)(x[3] + j);
-            *(v2d *)(g + j) = a;
-        }
+    for (; j + 2 <= d; j += 2) {
+        v2d a = *(v2d *)(g + j);
+        for (size_t l = 0; l < len; l++)
+            a += cv[l] * *(const v2d *)(x[l] + j);
+        *(v2d *)(g + j) = a;
     }
     for (; j < d; j++)
         for (size_t l = 0; l < len; l++)
@@ -217,18 +214,15 @@ __attribute__((target("avx"))) static void axpy4_avx(double *g,
                                                      const double *const x[4],
                                                      size_t len, size_t d)
 {
+    v4d cv[4];
+    for (size_t l = 0; l < 4; l++)
+        cv[l] = (v4d){c[l], c[l], c[l], c[l]};
     size_t j = 0;
-    if (len == 4) {
-        v4d c0 = {c[0], c[0], c[0], c[0]}, c1 = {c[1], c[1], c[1], c[1]},
-            c2 = {c[2], c[2], c[2], c[2]}, c3 = {c[3], c[3], c[3], c[3]};
-        for (; j + 4 <= d; j += 4) {
-            v4d a = *(v4d *)(g + j);
-            a += c0 * *(const v4d *)(x[0] + j);
-            a += c1 * *(const v4d *)(x[1] + j);
-            a += c2 * *(const v4d *)(x[2] + j);
-            a += c3 * *(const v4d *)(x[3] + j);
-            *(v4d *)(g + j) = a;
-        }
+    for (; j + 4 <= d; j += 4) {
+        v4d a = *(v4d *)(g + j);
+        for (size_t l = 0; l < len; l++)
+            a += cv[l] * *(const v4d *)(x[l] + j);
+        *(v4d *)(g + j) = a;
     }
     for (; j < d; j++)
         for (size_t l = 0; l < len; l++)
