@@ -23,6 +23,10 @@ struct db_store {
     sqlite3_stmt *staleness_one;
     sqlite3_stmt *label_one;
     sqlite3_stmt *link_one;
+    /* A sink (db_open_sink): db is NULL and finished runs go to sink. */
+    db_finish_fn sink;
+    void *sink_ctx;
+    int64_t sink_last, sink_running; /* 0: none running */
 };
 
 /* Added after the first release of schema dtsim-1: created when missing, so
@@ -453,6 +457,21 @@ fail:
     return code;
 }
 
+int db_open_sink(db_finish_fn fn, void *ctx, db_store **out, sim_err *err)
+{
+    if (!out || !fn)
+        return sim_err_set(err, SIM_EINVAL, "db_open_sink: NULL argument");
+    db_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup("(run sink)"))) {
+        free(s);
+        return sim_err_set(err, SIM_ENOMEM, "out of memory");
+    }
+    s->sink = fn;
+    s->sink_ctx = ctx;
+    *out = s;
+    return 0;
+}
+
 void db_close(db_store *db)
 {
     if (!db)
@@ -490,6 +509,10 @@ int db_run_begin(db_store *db, const db_run_info *info, int64_t *run_id,
 {
     if (!db || !info || !run_id)
         return sim_err_set(err, SIM_EINVAL, "db_run_begin: NULL argument");
+    if (db->sink) {
+        *run_id = db->sink_running = ++db->sink_last;
+        return 0;
+    }
     sqlite3_stmt *st = db->run_insert;
     int rc = step_once(db->begin);
     if (rc == SQLITE_OK) {
@@ -708,6 +731,18 @@ int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
                            "db_run_finish: run %lld: final status must be "
                            "done, diverged or failed",
                            (long long)run_id);
+    if (db->sink) {
+        if (run_id != db->sink_running || run_id == 0)
+            return sim_err_set(err, SIM_EDB,
+                               "%s: run %lld is not running (no such run, or "
+                               "already finished)",
+                               db->path, (long long)run_id);
+        int code = db->sink(db->sink_ctx, res, metrics, n_metrics, workers,
+                            n_workers, events, n_events, err);
+        if (code == 0)
+            db->sink_running = 0;
+        return code;
+    }
 
     int code;
     int rc = step_once(db->begin);

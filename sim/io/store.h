@@ -122,6 +122,21 @@ int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
                   const db_worker *workers, size_t n_workers,
                   const db_event *events, size_t n_events, sim_err *err);
 
+/* A store that keeps nothing itself: db_run_begin numbers runs 1, 2, ...
+ * and db_run_finish checks its arguments as a database store would, then
+ * hands them to fn, which must not keep the pointers. A sweep's worker runs
+ * its run with the runner, exactly as `dtsim run` does, into such a store
+ * and sends what fn receives to the process that writes the database, which
+ * passes it to db_run_finish: no SQLite in the worker, and the rows are
+ * bound by the very same code. fn returns 0 or an error code, with err
+ * set. db_handle of a sink is NULL. */
+typedef int (*db_finish_fn)(void *ctx, const db_run_result *res,
+                            const db_metric *metrics, size_t n_metrics,
+                            const db_worker *workers, size_t n_workers,
+                            const db_event *events, size_t n_events,
+                            sim_err *err);
+int db_open_sink(db_finish_fn fn, void *ctx, db_store **out, sim_err *err);
+
 /* The underlying handle, for tests and tools that read back. */
 struct sqlite3 *db_handle(db_store *db);
 
