@@ -42,6 +42,7 @@ struct db_store {
     db_finish_fn sink;
     void *sink_ctx;
     int64_t sink_last, sink_running; /* 0: none running */
+    int in_batch;                    /* db_batch_begin */
 };
 
 static int batch_stmt(db_store *s, batch_insert *b, int level,
@@ -518,6 +519,41 @@ static void rollback(db_store *s)
         (void)step_once(s->rollback);
 }
 
+int db_batch_begin(db_store *db, sim_err *err)
+{
+    if (!db || db->sink || db->in_batch)
+        return sim_err_set(err, SIM_EINVAL,
+                           "db_batch_begin: no store, or "
+                           "a batch already open");
+    if (step_once(db->begin) != SQLITE_OK)
+        return sim_err_set(err, SIM_EDB, "%s: cannot start writing: %s",
+                           db->path, sqlite3_errmsg(db->db));
+    db->in_batch = 1;
+    return 0;
+}
+
+int db_batch_commit(db_store *db, sim_err *err)
+{
+    if (!db || !db->in_batch)
+        return sim_err_set(err, SIM_EINVAL, "db_batch_commit: no batch open");
+    db->in_batch = 0;
+    if (step_once(db->commit) != SQLITE_OK) {
+        int code = sim_err_set(err, SIM_EDB, "%s: cannot commit: %s", db->path,
+                               sqlite3_errmsg(db->db));
+        rollback(db);
+        return code;
+    }
+    return 0;
+}
+
+void db_batch_rollback(db_store *db)
+{
+    if (!db || !db->in_batch)
+        return;
+    db->in_batch = 0;
+    rollback(db);
+}
+
 int db_run_begin(db_store *db, const db_run_info *info, int64_t *run_id,
                  sim_err *err)
 {
@@ -528,7 +564,7 @@ int db_run_begin(db_store *db, const db_run_info *info, int64_t *run_id,
         return 0;
     }
     sqlite3_stmt *st = db->run_insert;
-    int rc = step_once(db->begin);
+    int rc = db->in_batch ? SQLITE_OK : step_once(db->begin);
     if (rc == SQLITE_OK) {
         (void)(((rc = bind_text(st, 1, info->name)) == SQLITE_OK) &&
                ((rc = bind_text(st, 2, info->algorithm)) == SQLITE_OK) &&
@@ -542,12 +578,13 @@ int db_run_begin(db_store *db, const db_run_info *info, int64_t *run_id,
     /* Read before COMMIT: the rowid is per connection, but this keeps it
      * next to the insert it belongs to. */
     sqlite3_int64 id = sqlite3_last_insert_rowid(db->db);
-    if (rc == SQLITE_OK)
+    if (rc == SQLITE_OK && !db->in_batch)
         rc = step_once(db->commit);
     if (rc != SQLITE_OK) {
         int code = sim_err_set(err, SIM_EDB, "%s: cannot record run: %s",
                                db->path, sqlite3_errmsg(db->db));
-        rollback(db);
+        if (!db->in_batch)
+            rollback(db);
         return code;
     }
     *run_id = id;
@@ -811,7 +848,7 @@ int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
     }
 
     int code;
-    int rc = step_once(db->begin);
+    int rc = db->in_batch ? SQLITE_OK : step_once(db->begin);
     if (rc != SQLITE_OK)
         goto fail;
     /* The status row goes first: it rejects an unknown or already finished
@@ -820,7 +857,8 @@ int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
     if ((rc = put_result(db, run_id, res)) != SQLITE_OK)
         goto fail;
     if (sqlite3_changes(db->db) != 1) {
-        rollback(db);
+        if (!db->in_batch)
+            rollback(db);
         return sim_err_set(err, SIM_EDB,
                            "%s: run %lld is not running (no such run, or "
                            "already finished)",
@@ -841,7 +879,7 @@ int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
                          sizeof *events);
     if (rc != SQLITE_OK)
         goto fail;
-    if ((rc = step_once(db->commit)) != SQLITE_OK)
+    if (!db->in_batch && (rc = step_once(db->commit)) != SQLITE_OK)
         goto fail;
     return 0;
 
@@ -849,6 +887,7 @@ fail:
     /* The message first: ROLLBACK replaces SQLite's error text. */
     code = sim_err_set(err, SIM_EDB, "%s: cannot write run %lld: %s", db->path,
                        (long long)run_id, sqlite3_errmsg(db->db));
-    rollback(db);
+    if (!db->in_batch)
+        rollback(db);
     return code;
 }

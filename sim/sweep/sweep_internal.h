@@ -81,11 +81,14 @@ int sw__db_tables(struct sqlite3 *db, const char *path, sim_err *err);
 /* Executors. submit hands run idx to an idle slot; wait blocks until some
  * slot finishes and returns it with the result (a failure result when the
  * slot's process died; the executor then replaces it). A negative return is
- * an error that ends the sweep. */
+ * an error that ends the sweep. ready says whether wait would return at
+ * once (a result, or a slot's death, is waiting), so the writer can take
+ * every result that is there before it writes them in one transaction. */
 typedef struct sw__exec {
     int n_slots;
     int (*submit)(struct sw__exec *x, int slot, size_t idx, sim_err *err);
     int (*wait)(struct sw__exec *x, int *slot, sw__result *res, sim_err *err);
+    int (*ready)(struct sw__exec *x);
     void (*shutdown)(struct sw__exec *x);
     void *state;
 } sw__exec;
