@@ -742,6 +742,47 @@ Test(db, a_failed_finish_rolls_back_every_row_and_leaves_the_run_running)
     db_close(s);
 }
 
+/* A batch commits its runs together; one that fails is undone whole. */
+Test(db, a_batch_commits_its_runs_together_or_not_at_all)
+{
+    db_store *s = open_ok(path);
+    db_run_info info = sample_info("b");
+    int64_t done = begin_ok(s, &info);
+    sample_rows r = sample(0);
+    sim_err err = {0};
+    cr_assert(eq(int, db_batch_begin(s, &err), 0), "%s", err.msg);
+    cr_assert(eq(int, db_batch_begin(s, &err), SIM_EINVAL));
+    int64_t next = begin_ok(s, &info);
+    finish_ok(s, done, &r);
+    cr_assert(eq(int, db_batch_commit(s, &err), 0), "%s", err.msg);
+    cr_assert(sqlite3_get_autocommit(db_handle(s)), "transaction left open");
+    cr_assert(eq(i64, count(s, "SELECT count(*) FROM metrics"), N_METRICS));
+    cr_assert(eq(i64,
+                 count(s, "SELECT count(*) FROM runs WHERE status = "
+                          "'running'"),
+                 1));
+
+    /* next finished, a third run begun, then a write that fails. */
+    cr_assert(eq(int, db_batch_begin(s, &err), 0), "%s", err.msg);
+    begin_ok(s, &info);
+    finish_ok(s, next, &r);
+    int rc = db_run_finish(s, next + 100, &r.result, r.metrics, N_METRICS,
+                           r.workers, N_WORKERS, r.events, N_EVENTS, &err);
+    cr_assert(eq(int, rc, SIM_EDB));
+    db_batch_rollback(s);
+    cr_assert(sqlite3_get_autocommit(db_handle(s)), "transaction left open");
+    cr_assert(eq(i64, count(s, "SELECT count(*) FROM runs"), 2));
+    cr_assert(eq(i64, count(s, "SELECT count(*) FROM metrics"), N_METRICS));
+    cr_assert(eq(i64,
+                 count(s, "SELECT count(*) FROM runs WHERE run_id = "
+                          "2 AND status = 'running'"),
+                 1));
+    /* Outside a batch, each write commits on its own again. */
+    finish_ok(s, next, &r);
+    cr_assert(eq(i64, count(s, "SELECT count(*) FROM metrics"), 2 * N_METRICS));
+    db_close(s);
+}
+
 Test(db, finishing_a_run_twice_is_refused)
 {
     db_store *s = open_ok(path);

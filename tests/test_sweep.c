@@ -358,6 +358,120 @@ Test(sweep, results_do_not_depend_on_jobs, .timeout = 120)
     free(c);
 }
 
+/* Every row of every table of run_id in db, wall-clock columns aside, in
+ * the order the store wrote them. */
+static char *run_rows(const char *db, long run_id)
+{
+    static const char *const q[] = {
+        "SELECT name, algorithm, config_json, seed, status, error, "
+        "sim_seconds, total_bytes, final_accuracy, dtsim_version, "
+        "total_messages, steps, final_loss, typeof(final_accuracy), "
+        "typeof(final_loss) FROM runs WHERE run_id = %ld",
+        "SELECT step, sim_time, bytes, messages, test_accuracy, test_loss, "
+        "train_loss, typeof(train_loss) FROM metrics WHERE run_id = %ld "
+        "ORDER BY rowid",
+        "SELECT worker, compute_seconds, comm_seconds, idle_seconds, "
+        "updates, bytes_sent, bytes_received, mean_staleness, max_staleness, "
+        "typeof(mean_staleness) FROM workers WHERE run_id = %ld ORDER BY "
+        "rowid",
+        "SELECT worker, staleness, updates FROM staleness WHERE run_id = %ld "
+        "ORDER BY rowid",
+        "SELECT worker, label, rows FROM label_histogram WHERE run_id = %ld "
+        "ORDER BY rowid",
+        "SELECT link, name, bytes, busy_seconds, typeof(busy_seconds) FROM "
+        "links WHERE run_id = %ld ORDER BY rowid",
+        "SELECT time, entity, kind, duration, bytes FROM events WHERE "
+        "run_id = %ld ORDER BY rowid",
+    };
+    size_t len = 0;
+    char *all = calloc(1, 1);
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        char sql[512];
+        snprintf(sql, sizeof sql, q[i], run_id);
+        char *t = ts_sql_dump(db, sql);
+        cr_assert(t, "query failed: %s", sql);
+        cr_assert(strlen(t) > 0, "no rows: %s", sql);
+        all = realloc(all, len + strlen(t) + 8);
+        len += (size_t)sprintf(all + len, "%s--\n", t);
+        free(t);
+    }
+    return all;
+}
+
+/* The worker sends a run's rows to the writer in its own encoding (wire.c):
+ * every column of every table must arrive as `dtsim run` stores it, NULLs
+ * and types included. ASGD has staleness histograms; the timeline is on;
+ * a Dirichlet partition skews the label histograms; an lr of 1e308
+ * diverges at once (an error string). */
+Test(sweep, a_sweep_run_holds_every_row_dtsim_run_writes, .timeout = 120)
+{
+    const char *dir = ts_tmpdir();
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"name\": \"w\", \"base\": "
+             "\"%s/configs/teaching/stragglers_asgd.json\",\n"
+             " \"set\": {\"algorithm.rounds\": 150, \"output.events\": true, "
+             "\"evaluation.train_loss\": true, \"evaluation.every\": 3},\n"
+             " \"zip\": [{\"name\": \"lr\", \"path\": \"algorithm.lr\", "
+             "\"values\": [0.05, 1e308]},\n"
+             "         {\"name\": \"p\", \"path\": \"data.partition\", "
+             "\"values\": [\"contiguous\", {\"kind\": \"dirichlet\", "
+             "\"alpha\": 0.5}]}],\n"
+             " \"seeds\": [7]}\n",
+             DTSIM_SOURCE_DIR);
+    char *spec = ts_write_file(dir, "w.json", text);
+    char *db = path_in(dir, "w.db");
+    run_ok((const char *[]){"sweep", spec, "--out", db, "--jobs", "2",
+                            "--quiet", NULL});
+    const char *set[2][2] = {{"algorithm.lr=0.05", "data.partition=contiguous"},
+                             {"algorithm.lr=1e308",
+                              "data.partition={\"kind\": \"dirichlet\", "
+                              "\"alpha\": 0.5}"}};
+    for (int i = 0; i < 2; i++) {
+        char name[32], *one;
+        snprintf(name, sizeof name, "one%d.db", i);
+        one = path_in(dir, name);
+        run_ok((const char *[]){"run",
+                                "configs/teaching/stragglers_asgd.json",
+                                "--set",
+                                "algorithm.rounds=150",
+                                "--set",
+                                "output.events=true",
+                                "--set",
+                                "evaluation.train_loss=true",
+                                "--set",
+                                "evaluation.every=3",
+                                "--set",
+                                set[i][0],
+                                "--set",
+                                set[i][1],
+                                "--set",
+                                i ? "name=\"w/lr=1e+308,p=#1,seed=7\""
+                                  : "name=\"w/lr=0.05,p=contiguous,seed=7\"",
+                                "--seed",
+                                "7",
+                                "--out",
+                                one,
+                                "--quiet",
+                                NULL});
+        char q[128];
+        snprintf(q, sizeof q, "SELECT run_id FROM sweep_runs WHERE idx = %d",
+                 i);
+        long id = ts_sql_count(db, q);
+        char *x = run_rows(one, 1), *y = run_rows(db, id);
+        cr_assert_str_eq(x, y, "run %d differs", i);
+        free(x);
+        free(y);
+        free(one);
+    }
+    cr_assert_eq(ts_sql_count(db, "SELECT COUNT(*) FROM runs WHERE status = "
+                                  "'diverged' AND error LIKE 'model not "
+                                  "finite%'"),
+                 1);
+    free(spec);
+    free(db);
+}
+
 static long finished_runs(const char *db)
 {
     return ts_sql_count(db, "SELECT COUNT(*) FROM runs WHERE status IN "

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Sweep benchmark: the post's four seed configs over 250 seeds each
 # (configs/sweeps/post_seeds.json, 1000 runs) with --jobs 1 and --jobs 2.
-# Prints wall and CPU seconds, the parallel speed-up, and the share of the
-# wall time the writing process spent writing the database, and checks that
-# both databases hold the same rows.
+# Prints wall and CPU seconds, the parallel speed-up, and the time the
+# writing process spent writing the database (closing it included) as a
+# share of the wall time and its CPU as a share of all the sweep's CPU, and
+# checks that both databases hold the same rows.
 #
 # usage: tools/bench_sweep.sh [BUILD_DIR]   (default: build, a release build)
 set -euo pipefail

@@ -13,17 +13,40 @@
 
 #define SCHEMA_VERSION "dtsim-1"
 
+/* Rows per multi-row INSERT: 1, 2, 4, ..., 64. Each statement execution
+ * has a fixed cost (cursors, statement journal, halt) of several rows'
+ * worth, so n rows go in the fewest steps: 64 at a time, then at most one
+ * statement of each smaller power of two (1501 metrics rows: 23 x 64, then
+ * 16, 8, 4, 1). Each is prepared when first used: a short run, or a store
+ * that never writes, prepares only what it needs. 64 * 8 parameters stay
+ * below the 999 that older SQLite builds allow. */
+enum { BATCH_LEVELS = 7 };
+
+typedef struct batch_insert {
+    const char *head, *row; /* "INSERT INTO t(...) VALUES ", "(?, ?)" */
+    int cols;
+    sqlite3_stmt *st[BATCH_LEVELS]; /* st[l]: 2^l rows; NULL until used */
+} batch_insert;
+
 struct db_store {
     sqlite3 *db;
     char *path; /* owned copy, for error messages */
     sqlite3_stmt *begin, *commit, *rollback;
     sqlite3_stmt *run_insert, *run_update;
-    sqlite3_stmt *metric_one, *metric_batch, *worker_one;
-    sqlite3_stmt *event_one, *event_batch;
+    sqlite3_stmt *worker_one;
+    batch_insert metrics, events;
     sqlite3_stmt *staleness_one;
     sqlite3_stmt *label_one;
     sqlite3_stmt *link_one;
+    /* A sink (db_open_sink): db is NULL and finished runs go to sink. */
+    db_finish_fn sink;
+    void *sink_ctx;
+    int64_t sink_last, sink_running; /* 0: none running */
+    int in_batch;                    /* db_batch_begin */
 };
+
+static int batch_stmt(db_store *s, batch_insert *b, int level,
+                      sqlite3_stmt **out);
 
 /* Added after the first release of schema dtsim-1: created when missing, so
  * databases written before it are appended to rather than refused. */
@@ -127,22 +150,11 @@ static const char run_update_sql[] =
     " final_accuracy = ?9, final_loss = ?10"
     " WHERE run_id = ?1 AND status = 'running'";
 
-/* Rows per multi-row INSERT. Each statement execution has a fixed cost
- * (cursors, constraint journal, halt) about as large as inserting a row, so
- * long tables go BATCH_ROWS rows per step and only the remainder one by one;
- * this roughly halves the time to write 1500 metrics. 64 * 8 parameters stay
- * below the 999 that older SQLite builds allow. */
-#define BATCH_ROWS 64
-#define X4(row) row ", " row ", " row ", " row
-#define X64(row) X4(X4(X4(row)))
-
 #define METRIC_INSERT                                                          \
     "INSERT INTO metrics(run_id, step, sim_time, bytes, messages,"             \
     " test_accuracy, test_loss, train_loss) VALUES "
 #define METRIC_ROW "(?, ?, ?, ?, ?, ?, ?, ?)"
 enum { METRIC_COLS = 8 };
-static const char metric_one_sql[] = METRIC_INSERT METRIC_ROW;
-static const char metric_batch_sql[] = METRIC_INSERT X64(METRIC_ROW);
 
 static const char worker_one_sql[] =
     "INSERT INTO workers(run_id, worker, compute_seconds, comm_seconds,"
@@ -153,11 +165,9 @@ static const char worker_one_sql[] =
     "INSERT INTO events(run_id, time, entity, kind, duration, bytes) VALUES "
 #define EVENT_ROW "(?, ?, ?, ?, ?, ?)"
 enum { EVENT_COLS = 6 };
-static const char event_one_sql[] = EVENT_INSERT EVENT_ROW;
 static const char staleness_one_sql[] =
     "INSERT INTO staleness(run_id, worker, staleness, updates)"
     " VALUES(?, ?, ?, ?)";
-static const char event_batch_sql[] = EVENT_INSERT X64(EVENT_ROW);
 static const char label_one_sql[] =
     "INSERT INTO label_histogram(run_id, worker, label, rows)"
     " VALUES(?, ?, ?, ?)";
@@ -344,11 +354,7 @@ static int prepare_all(db_store *s, sim_err *err)
         {&s->rollback, "ROLLBACK"},
         {&s->run_insert, run_insert_sql},
         {&s->run_update, run_update_sql},
-        {&s->metric_one, metric_one_sql},
-        {&s->metric_batch, metric_batch_sql},
         {&s->worker_one, worker_one_sql},
-        {&s->event_one, event_one_sql},
-        {&s->event_batch, event_batch_sql},
         {&s->staleness_one, staleness_one_sql},
         {&s->label_one, label_one_sql},
         {&s->link_one, link_one_sql},
@@ -365,6 +371,17 @@ static int prepare_all(db_store *s, sim_err *err)
             return sim_err_set(err, SIM_EDB, "%s: not a dtsim database (%s)",
                                s->path, sqlite3_errmsg(s->db));
     }
+    s->metrics = (batch_insert){
+        .head = METRIC_INSERT, .row = METRIC_ROW, .cols = METRIC_COLS};
+    s->events = (batch_insert){
+        .head = EVENT_INSERT, .row = EVENT_ROW, .cols = EVENT_COLS};
+    /* The one-row statements now, so that a table missing a column is
+     * found at open, like the others. */
+    sqlite3_stmt *st;
+    if (batch_stmt(s, &s->metrics, 0, &st) != SQLITE_OK ||
+        batch_stmt(s, &s->events, 0, &st) != SQLITE_OK)
+        return sim_err_set(err, SIM_EDB, "%s: not a dtsim database (%s)",
+                           s->path, sqlite3_errmsg(s->db));
     return 0;
 }
 
@@ -470,17 +487,34 @@ int db_synchronous(db_store *db)
     return level;
 }
 
+int db_open_sink(db_finish_fn fn, void *ctx, db_store **out, sim_err *err)
+{
+    if (!out || !fn)
+        return sim_err_set(err, SIM_EINVAL, "db_open_sink: NULL argument");
+    db_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup("(run sink)"))) {
+        free(s);
+        return sim_err_set(err, SIM_ENOMEM, "out of memory");
+    }
+    s->sink = fn;
+    s->sink_ctx = ctx;
+    *out = s;
+    return 0;
+}
+
 void db_close(db_store *db)
 {
     if (!db)
         return;
-    sqlite3_stmt *all[] = {db->begin,        db->commit,        db->rollback,
-                           db->run_insert,   db->run_update,    db->metric_one,
-                           db->metric_batch, db->worker_one,    db->event_one,
-                           db->event_batch,  db->staleness_one, db->label_one,
-                           db->link_one};
+    sqlite3_stmt *all[] = {db->begin,         db->commit,     db->rollback,
+                           db->run_insert,    db->run_update, db->worker_one,
+                           db->staleness_one, db->label_one,  db->link_one};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]); /* NULL-safe */
+    for (int l = 0; l < BATCH_LEVELS; l++) {
+        sqlite3_finalize(db->metrics.st[l]);
+        sqlite3_finalize(db->events.st[l]);
+    }
     /* Every statement is finalized, so close cannot be refused as busy; its
      * code only reports a failed final WAL checkpoint, which the next open
      * redoes. */
@@ -502,13 +536,52 @@ static void rollback(db_store *s)
         (void)step_once(s->rollback);
 }
 
+int db_batch_begin(db_store *db, sim_err *err)
+{
+    if (!db || db->sink || db->in_batch)
+        return sim_err_set(err, SIM_EINVAL,
+                           "db_batch_begin: no store, or "
+                           "a batch already open");
+    if (step_once(db->begin) != SQLITE_OK)
+        return sim_err_set(err, SIM_EDB, "%s: cannot start writing: %s",
+                           db->path, sqlite3_errmsg(db->db));
+    db->in_batch = 1;
+    return 0;
+}
+
+int db_batch_commit(db_store *db, sim_err *err)
+{
+    if (!db || !db->in_batch)
+        return sim_err_set(err, SIM_EINVAL, "db_batch_commit: no batch open");
+    db->in_batch = 0;
+    if (step_once(db->commit) != SQLITE_OK) {
+        int code = sim_err_set(err, SIM_EDB, "%s: cannot commit: %s", db->path,
+                               sqlite3_errmsg(db->db));
+        rollback(db);
+        return code;
+    }
+    return 0;
+}
+
+void db_batch_rollback(db_store *db)
+{
+    if (!db || !db->in_batch)
+        return;
+    db->in_batch = 0;
+    rollback(db);
+}
+
 int db_run_begin(db_store *db, const db_run_info *info, int64_t *run_id,
                  sim_err *err)
 {
     if (!db || !info || !run_id)
         return sim_err_set(err, SIM_EINVAL, "db_run_begin: NULL argument");
+    if (db->sink) {
+        *run_id = db->sink_running = ++db->sink_last;
+        return 0;
+    }
     sqlite3_stmt *st = db->run_insert;
-    int rc = step_once(db->begin);
+    int rc = db->in_batch ? SQLITE_OK : step_once(db->begin);
     if (rc == SQLITE_OK) {
         (void)(((rc = bind_text(st, 1, info->name)) == SQLITE_OK) &&
                ((rc = bind_text(st, 2, info->algorithm)) == SQLITE_OK) &&
@@ -522,12 +595,13 @@ int db_run_begin(db_store *db, const db_run_info *info, int64_t *run_id,
     /* Read before COMMIT: the rowid is per connection, but this keeps it
      * next to the insert it belongs to. */
     sqlite3_int64 id = sqlite3_last_insert_rowid(db->db);
-    if (rc == SQLITE_OK)
+    if (rc == SQLITE_OK && !db->in_batch)
         rc = step_once(db->commit);
     if (rc != SQLITE_OK) {
         int code = sim_err_set(err, SIM_EDB, "%s: cannot record run: %s",
                                db->path, sqlite3_errmsg(db->db));
-        rollback(db);
+        if (!db->in_batch)
+            rollback(db);
         return code;
     }
     *run_id = id;
@@ -588,28 +662,80 @@ static int bind_event(sqlite3_stmt *st, int base, int64_t run_id,
     return rc;
 }
 
-/* Inserts n rows of row_size bytes each: BATCH_ROWS per step through batch
- * while that many remain (batch may be NULL), the rest through one. */
-static int insert_rows(sqlite3_stmt *one, sqlite3_stmt *batch, int cols,
-                       bind_row_fn bind, int64_t run_id, const void *rows,
-                       size_t n, size_t row_size)
+/* The statement of b inserting 2^level rows, prepared on first use. */
+static int batch_stmt(db_store *s, batch_insert *b, int level,
+                      sqlite3_stmt **out)
+{
+    if (!b->st[level]) {
+        size_t k = (size_t)1 << level, hl = strlen(b->head),
+               rl = strlen(b->row);
+        char *sql = malloc(hl + k * (rl + 2) + 1);
+        if (!sql)
+            return SQLITE_NOMEM;
+        char *p = sql + hl;
+        memcpy(sql, b->head, hl);
+        for (size_t i = 0; i < k; i++) {
+            if (i) {
+                memcpy(p, ", ", 2);
+                p += 2;
+            }
+            memcpy(p, b->row, rl);
+            p += rl;
+        }
+        *p = '\0';
+        int rc =
+            sqlite3_prepare_v3(s->db, sql, (int)(p - sql),
+                               SQLITE_PREPARE_PERSISTENT, &b->st[level], NULL);
+        free(sql);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    *out = b->st[level];
+    return SQLITE_OK;
+}
+
+/* Inserts n rows of row_size bytes each through b, 64 per step while that
+ * many remain, then the rest in at most one step of each smaller power of
+ * two. */
+static int insert_rows(db_store *s, batch_insert *b, bind_row_fn bind,
+                       int64_t run_id, const void *rows, size_t n,
+                       size_t row_size)
 {
     const char *next = rows;
     size_t left = n;
+    int level = BATCH_LEVELS - 1;
     while (left > 0) {
-        int many = batch && left >= BATCH_ROWS;
-        sqlite3_stmt *st = many ? batch : one;
-        int k = many ? BATCH_ROWS : 1;
-        int rc = SQLITE_OK;
-        for (int r = 0; r < k && rc == SQLITE_OK; r++, next += row_size)
-            rc = bind(st, r * cols, run_id, next);
+        while (((size_t)1 << level) > left)
+            level--;
+        size_t k = (size_t)1 << level;
+        sqlite3_stmt *st;
+        int rc = batch_stmt(s, b, level, &st);
+        if (rc != SQLITE_OK)
+            return rc;
+        for (size_t r = 0; r < k && rc == SQLITE_OK; r++, next += row_size)
+            rc = bind(st, (int)r * b->cols, run_id, next);
         if (rc != SQLITE_OK) {
             sqlite3_clear_bindings(st);
             return rc;
         }
         if ((rc = step_once(st)) != SQLITE_OK)
             return rc;
-        left -= (size_t)k;
+        left -= k;
+    }
+    return SQLITE_OK;
+}
+
+static int insert_workers(db_store *s, int64_t run_id, const db_worker *workers,
+                          size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = bind_worker(s->worker_one, 0, run_id, &workers[i]);
+        if (rc != SQLITE_OK) {
+            sqlite3_clear_bindings(s->worker_one);
+            return rc;
+        }
+        if ((rc = step_once(s->worker_one)) != SQLITE_OK)
+            return rc;
     }
     return SQLITE_OK;
 }
@@ -725,9 +851,21 @@ int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
                            "db_run_finish: run %lld: final status must be "
                            "done, diverged or failed",
                            (long long)run_id);
+    if (db->sink) {
+        if (run_id != db->sink_running || run_id == 0)
+            return sim_err_set(err, SIM_EDB,
+                               "%s: run %lld is not running (no such run, or "
+                               "already finished)",
+                               db->path, (long long)run_id);
+        int code = db->sink(db->sink_ctx, res, metrics, n_metrics, workers,
+                            n_workers, events, n_events, err);
+        if (code == 0)
+            db->sink_running = 0;
+        return code;
+    }
 
     int code;
-    int rc = step_once(db->begin);
+    int rc = db->in_batch ? SQLITE_OK : step_once(db->begin);
     if (rc != SQLITE_OK)
         goto fail;
     /* The status row goes first: it rejects an unknown or already finished
@@ -736,17 +874,17 @@ int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
     if ((rc = put_result(db, run_id, res)) != SQLITE_OK)
         goto fail;
     if (sqlite3_changes(db->db) != 1) {
-        rollback(db);
+        if (!db->in_batch)
+            rollback(db);
         return sim_err_set(err, SIM_EDB,
                            "%s: run %lld is not running (no such run, or "
                            "already finished)",
                            db->path, (long long)run_id);
     }
-    rc = insert_rows(db->metric_one, db->metric_batch, METRIC_COLS, bind_metric,
-                     run_id, metrics, n_metrics, sizeof *metrics);
+    rc = insert_rows(db, &db->metrics, bind_metric, run_id, metrics, n_metrics,
+                     sizeof *metrics);
     if (rc == SQLITE_OK)
-        rc = insert_rows(db->worker_one, NULL, 0, bind_worker, run_id, workers,
-                         n_workers, sizeof *workers);
+        rc = insert_workers(db, run_id, workers, n_workers);
     if (rc == SQLITE_OK)
         rc = insert_staleness(db, run_id, workers, n_workers);
     if (rc == SQLITE_OK)
@@ -754,11 +892,11 @@ int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
     if (rc == SQLITE_OK)
         rc = insert_links(db, run_id, res);
     if (rc == SQLITE_OK)
-        rc = insert_rows(db->event_one, db->event_batch, EVENT_COLS, bind_event,
-                         run_id, events, n_events, sizeof *events);
+        rc = insert_rows(db, &db->events, bind_event, run_id, events, n_events,
+                         sizeof *events);
     if (rc != SQLITE_OK)
         goto fail;
-    if ((rc = step_once(db->commit)) != SQLITE_OK)
+    if (!db->in_batch && (rc = step_once(db->commit)) != SQLITE_OK)
         goto fail;
     return 0;
 
@@ -766,6 +904,7 @@ fail:
     /* The message first: ROLLBACK replaces SQLite's error text. */
     code = sim_err_set(err, SIM_EDB, "%s: cannot write run %lld: %s", db->path,
                        (long long)run_id, sqlite3_errmsg(db->db));
-    rollback(db);
+    if (!db->in_batch)
+        rollback(db);
     return code;
 }

@@ -10,13 +10,15 @@
  *
  * A run is written in two transactions: db_run_begin inserts its runs row with
  * status 'running'; db_run_finish inserts all its metrics, workers and events
- * rows and sets the final status in one transaction. A process killed in
- * between leaves a 'running' row and nothing else, never a run marked done
- * with missing rows. All SQL uses prepared statements with bound values.
+ * rows and sets the final status in one transaction (or both go into a
+ * batch, below). A process killed in between leaves a 'running' row and
+ * nothing else, never a run marked done with missing rows. All SQL uses
+ * prepared statements with bound values.
  *
  * Ownership: db_open returns a store the caller closes with db_close; the
  * row arrays passed in are only read. A store may be used by one thread at a
- * time; concurrent writers (a sweep) each open their own store on the file. */
+ * time; concurrent writers (several `dtsim run` on one file) each open their
+ * own store on the file. */
 #ifndef DTSIM_STORE_H
 #define DTSIM_STORE_H
 
@@ -141,6 +143,34 @@ int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
                   const db_metric *metrics, size_t n_metrics,
                   const db_worker *workers, size_t n_workers,
                   const db_event *events, size_t n_events, sim_err *err);
+
+/* Several runs' writes in one transaction, for a process that writes many
+ * (a sweep's writer): between db_batch_begin and db_batch_commit,
+ * db_run_begin and db_run_finish write without committing, so a commit
+ * (and its write-ahead log frames for the pages every run touches) is
+ * paid once per batch. Each run's rows still become visible together with
+ * its final status. When any write in the batch fails, the caller must
+ * call db_batch_rollback, which undoes the whole batch: runs begun in it
+ * are gone, runs finished in it are running again. A failed commit rolls
+ * back by itself. */
+int db_batch_begin(db_store *db, sim_err *err);
+int db_batch_commit(db_store *db, sim_err *err);
+void db_batch_rollback(db_store *db);
+
+/* A store that keeps nothing itself: db_run_begin numbers runs 1, 2, ...
+ * and db_run_finish checks its arguments as a database store would, then
+ * hands them to fn, which must not keep the pointers. A sweep's worker runs
+ * its run with the runner, exactly as `dtsim run` does, into such a store
+ * and sends what fn receives to the process that writes the database, which
+ * passes it to db_run_finish: no SQLite in the worker, and the rows are
+ * bound by the very same code. fn returns 0 or an error code, with err
+ * set. db_handle of a sink is NULL. */
+typedef int (*db_finish_fn)(void *ctx, const db_run_result *res,
+                            const db_metric *metrics, size_t n_metrics,
+                            const db_worker *workers, size_t n_workers,
+                            const db_event *events, size_t n_events,
+                            sim_err *err);
+int db_open_sink(db_finish_fn fn, void *ctx, db_store **out, sim_err *err);
 
 /* The underlying handle, for tests and tools that read back. */
 struct sqlite3 *db_handle(db_store *db);

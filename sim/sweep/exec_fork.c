@@ -165,6 +165,21 @@ static int fork_submit(sw__exec *x, int k, size_t idx, sim_err *err)
     return 0;
 }
 
+static int fork_ready(sw__exec *x)
+{
+    fork_state *s = x->state;
+    struct pollfd p[64];
+    for (int base = 0; base < s->n; base += 64) {
+        int m = s->n - base < 64 ? s->n - base : 64;
+        for (int i = 0; i < m; i++)
+            p[i] = (struct pollfd){.fd = s->slots[base + i].res_fd,
+                                   .events = POLLIN};
+        if (poll(p, (nfds_t)m, 0) > 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int fork_wait(sw__exec *x, int *k_out, sw__result *res, sim_err *err)
 {
     fork_state *s = x->state;
@@ -247,6 +262,7 @@ int sw__fork_exec(sw__exec *x, int n, const sw__job *jobs, size_t n_jobs,
     *x = (sw__exec){.n_slots = n,
                     .submit = fork_submit,
                     .wait = fork_wait,
+                    .ready = fork_ready,
                     .shutdown = fork_shutdown,
                     .state = s};
     return 0;

@@ -98,6 +98,16 @@ static int mpi_wait(sw__exec *x, int *slot, sw__result *res, sim_err *err)
     return sw__result_decode(buf, (size_t)count, res, err);
 }
 
+static int mpi_ready(sw__exec *x)
+{
+    (void)x;
+    int flag = 0;
+    MPI_Status st;
+    return MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &flag, &st) ==
+               MPI_SUCCESS &&
+           flag;
+}
+
 static void mpi_shutdown(sw__exec *x)
 {
     for (int r = 1; r <= x->n_slots; r++)
@@ -114,6 +124,7 @@ int sw__mpi_exec(sw__exec *x, sim_err *err)
     *x = (sw__exec){.n_slots = size - 1,
                     .submit = mpi_submit,
                     .wait = mpi_wait,
+                    .ready = mpi_ready,
                     .shutdown = mpi_shutdown};
     return 0;
 }

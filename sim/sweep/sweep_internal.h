@@ -1,12 +1,10 @@
 /* sweep_internal.h: what the sweep's files share (not for other modules).
  *
  * - A run's result travels from the process that ran it to the one that
- *   writes the database as one byte string: the worker stores the run with
- *   the runner (rn_job_run) into a private in-memory database and sends that
- *   database's serialized image (sqlite3_serialize); the writer copies the
- *   rows out of it. No struct layout crosses the wire, so the sweep needs no
- *   change when the store gains columns or tables, and both ends only need
- *   the same dtsim schema.
+ *   writes the database as one byte string: the worker runs it with the
+ *   runner (rn_job_run) into a sink store (store.h), and wire.c encodes the
+ *   final status and rows the sink receives; the writer decodes them and
+ *   stores them with db_run_finish, as `dtsim run` does.
  * - The sweep tables (sweeps, sweep_runs) live in the results database next
  *   to the store's own; sw__db_tables creates them when missing.
  * - An executor hands run indices to slots (worker processes or MPI ranks)
@@ -39,10 +37,10 @@ typedef struct sw__buf {
     size_t len, cap;
 } sw__buf;
 
-/* A run's outcome as received: a database image holding the one run, or,
- * when there is none (the worker died), the reason. */
+/* A run's outcome as received: the encoded run (its final status and
+ * rows), or, when there is none (the worker died), the reason. */
 typedef struct sw__result {
-    unsigned char *image; /* NULL when failed before storing */
+    unsigned char *run; /* NULL when failed before storing; malloc'd */
     size_t len;
     char error[512];
 } sw__result;
@@ -83,11 +81,14 @@ int sw__db_tables(struct sqlite3 *db, const char *path, sim_err *err);
 /* Executors. submit hands run idx to an idle slot; wait blocks until some
  * slot finishes and returns it with the result (a failure result when the
  * slot's process died; the executor then replaces it). A negative return is
- * an error that ends the sweep. */
+ * an error that ends the sweep. ready says whether wait would return at
+ * once (a result, or a slot's death, is waiting), so the writer can take
+ * every result that is there before it writes them in one transaction. */
 typedef struct sw__exec {
     int n_slots;
     int (*submit)(struct sw__exec *x, int slot, size_t idx, sim_err *err);
     int (*wait)(struct sw__exec *x, int *slot, sw__result *res, sim_err *err);
+    int (*ready)(struct sw__exec *x);
     void (*shutdown)(struct sw__exec *x);
     void *state;
 } sw__exec;

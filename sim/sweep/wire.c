@@ -1,15 +1,22 @@
 /* wire.c: a run's outcome as bytes, and writing it into the results
  * database; the sweep tables.
  *
- * A worker stores its run with the runner, exactly as `dtsim run` would,
- * into a private in-memory database, and sends the serialized image of that
- * database. The writer attaches the image and copies the run's row and every
- * row that references it (any table with a run_id column) into the results
- * database with column lists read from the schema, in one transaction. The
- * cost is one in-memory schema per run in the worker and one INSERT ...
- * SELECT per table in the writer; what it buys is that no layout of a row
- * struct crosses a pipe or the network, and that every table the store
- * writes now or later reaches the results database. */
+ * A worker runs its run with the runner, exactly as `dtsim run` would, into
+ * a sink store (store.h) that hands over the run's final status and rows
+ * instead of writing them; they are encoded here, field by field, and the
+ * writer decodes them and gives them to db_run_finish on the results
+ * database. So the worker does no SQLite at all, and the writer binds each
+ * value through the same code as `dtsim run`, with statements the store
+ * prepared once; no schema is read and nothing is parsed per run. (The
+ * earlier wire format, a serialized in-memory SQLite database per run,
+ * cost the workers about a tenth of their CPU to build and the writer a
+ * schema read and an INSERT ... SELECT per table to copy.)
+ *
+ * Both ends are the same binary (forked workers, or MPI ranks running one
+ * build), so numbers travel in the machine's byte order. Every field of
+ * db_run_finish's arguments must be in encode_run and decode_run: the test
+ * "a_run_through_the_wire_gives_the_rows_of_dtsim_run" compares every table
+ * with a direct store. */
 #include "sweep_internal.h"
 
 #include "../run/runner.h"
@@ -25,22 +32,30 @@
 #endif
 
 /* First byte of an encoded result. */
-#define KIND_IMAGE 'D'
+#define KIND_RUN 'R'
 #define KIND_ERROR 'E'
-#define IN_SCHEMA "sweep_in"
+/* A NULL string, as its length. */
+#define NO_STRING UINT32_MAX
+
+static int buf_grow(sw__buf *b, size_t n)
+{
+    if (b->len + n <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n)
+        cap *= 2;
+    unsigned char *q = realloc(b->p, cap);
+    if (!q)
+        return SIM_ENOMEM;
+    b->p = q;
+    b->cap = cap;
+    return 0;
+}
 
 static int buf_put(sw__buf *b, const void *p, size_t n)
 {
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n)
-            cap *= 2;
-        unsigned char *q = realloc(b->p, cap);
-        if (!q)
-            return SIM_ENOMEM;
-        b->p = q;
-        b->cap = cap;
-    }
+    if (buf_grow(b, n))
+        return SIM_ENOMEM;
     if (n)
         memcpy(b->p + b->len, p, n);
     b->len += n;
@@ -53,52 +68,160 @@ void sw__buf_free(sw__buf *b)
     *b = (sw__buf){0};
 }
 
-/* Whether the in-memory database holds one finished run. */
-static int has_finished_run(sqlite3 *db)
+/* ------------------------------------------------------------ encoding */
+
+/* The put_ functions write into room made beforehand (enc_room), so the
+ * loops over rows check capacity once per row, not once per field. */
+typedef struct enc {
+    sw__buf *b;
+    int failed; /* out of memory */
+} enc;
+
+static int enc_room(enc *e, size_t n)
 {
-    sqlite3_stmt *st;
-    int n = 0;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT count(*) FROM runs WHERE status <> "
-                           "'running'",
-                           -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW)
-            n = sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
+    if (!e->failed && buf_grow(e->b, n))
+        e->failed = 1;
+    return !e->failed;
+}
+
+static void put_u64(enc *e, uint64_t v)
+{
+    memcpy(e->b->p + e->b->len, &v, sizeof v);
+    e->b->len += sizeof v;
+}
+
+static void put_i64(enc *e, int64_t v)
+{
+    put_u64(e, (uint64_t)v);
+}
+
+static void put_f64(enc *e, double v)
+{
+    memcpy(e->b->p + e->b->len, &v, sizeof v);
+    e->b->len += sizeof v;
+}
+
+/* Length, then the bytes and their NUL, so the decoder can point into the
+ * buffer instead of copying. */
+static void put_str(enc *e, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n >= NO_STRING) /* no string of ours is 4 GB long */
+        n = NO_STRING - 1;
+    if (!enc_room(e, 8 + n + 1))
+        return;
+    put_u64(e, s ? (uint64_t)n : NO_STRING);
+    if (s) {
+        memcpy(e->b->p + e->b->len, s, n);
+        e->b->p[e->b->len + n] = '\0';
+        e->b->len += n + 1;
     }
-    return n == 1;
+}
+
+static int encode_run(void *ctx, const db_run_result *res,
+                      const db_metric *metrics, size_t n_metrics,
+                      const db_worker *workers, size_t n_workers,
+                      const db_event *events, size_t n_events, sim_err *err)
+{
+    enc e = {.b = ctx};
+    e.b->len = 0;
+    if (enc_room(&e, 1 + 9 * 8)) {
+        e.b->p[e.b->len++] = KIND_RUN;
+        put_u64(&e, (uint64_t)res->status);
+        put_f64(&e, res->wall_seconds);
+        put_f64(&e, res->sim_seconds);
+        put_u64(&e, res->total_bytes);
+        put_u64(&e, res->total_messages);
+        put_i64(&e, res->steps);
+        put_f64(&e, res->final_accuracy);
+        put_f64(&e, res->final_loss);
+        put_u64(&e, res->links ? res->n_links : 0);
+    }
+    put_str(&e, res->error);
+    for (size_t i = 0; res->links && i < res->n_links; i++) {
+        const db_link *l = &res->links[i];
+        if (!enc_room(&e, 3 * 8))
+            break;
+        put_i64(&e, l->link);
+        put_u64(&e, l->bytes);
+        put_f64(&e, l->busy_seconds);
+        put_str(&e, l->name);
+    }
+    if (enc_room(&e, 8 + n_metrics * 7 * 8)) {
+        put_u64(&e, n_metrics);
+        for (size_t i = 0; i < n_metrics; i++) {
+            const db_metric *m = &metrics[i];
+            put_i64(&e, m->step);
+            put_f64(&e, m->sim_time);
+            put_u64(&e, m->bytes);
+            put_u64(&e, m->messages);
+            put_f64(&e, m->test_accuracy);
+            put_f64(&e, m->test_loss);
+            put_f64(&e, m->train_loss);
+        }
+    }
+    if (enc_room(&e, 8))
+        put_u64(&e, n_workers);
+    for (size_t i = 0; i < n_workers; i++) {
+        const db_worker *w = &workers[i];
+        size_t ns = w->staleness ? w->n_staleness : 0;
+        size_t nl = w->label_rows ? w->n_labels : 0;
+        if (!enc_room(&e, (11 + 2 * ns + nl) * 8))
+            break;
+        put_i64(&e, w->worker);
+        put_f64(&e, w->compute_seconds);
+        put_f64(&e, w->comm_seconds);
+        put_f64(&e, w->idle_seconds);
+        put_i64(&e, w->updates);
+        put_u64(&e, w->bytes_sent);
+        put_u64(&e, w->bytes_received);
+        put_f64(&e, w->mean_staleness);
+        put_i64(&e, w->max_staleness);
+        put_u64(&e, ns);
+        for (size_t k = 0; k < ns; k++) {
+            put_i64(&e, w->staleness[k].staleness);
+            put_i64(&e, w->staleness[k].updates);
+        }
+        put_u64(&e, nl);
+        for (size_t k = 0; k < nl; k++)
+            put_i64(&e, w->label_rows[k]);
+    }
+    if (enc_room(&e, 8))
+        put_u64(&e, n_events);
+    for (size_t i = 0; i < n_events; i++) {
+        const db_event *v = &events[i];
+        if (!enc_room(&e, 3 * 8))
+            break;
+        put_f64(&e, v->time);
+        put_f64(&e, v->duration);
+        put_u64(&e, v->bytes);
+        put_str(&e, v->entity);
+        put_str(&e, v->kind);
+    }
+    if (e.failed) {
+        e.b->len = 0;
+        return sim_err_set(err, SIM_ENOMEM, "out of memory");
+    }
+    return 0;
 }
 
 int sw__run_encode(const sw__job *j, sw__buf *b)
 {
     b->len = 0;
     sim_err err = {0};
-    db_store *mem = NULL;
-    int rc = db_open(":memory:", &mem, &err);
+    db_store *sink = NULL;
+    int rc = db_open_sink(encode_run, b, &sink, &err);
     if (!rc) {
         /* A shallow copy: the job's data is shared and outlives the run. */
         rn_job job = {.cfg = j->cfg, .ops = j->ops, .data = *j->data};
         rn_summary sum;
-        rc = rn_job_run(&job, mem, DTSIM_VERSION, &sum, &err);
-        /* A run that could not start is still stored, as failed. */
-        if (has_finished_run(db_handle(mem))) {
-            sqlite3_int64 size = 0;
-            unsigned char *img =
-                sqlite3_serialize(db_handle(mem), "main", &size, 0);
-            if (img) {
-                char kind = KIND_IMAGE;
-                rc = buf_put(b, &kind, 1);
-                if (!rc)
-                    rc = buf_put(b, img, (size_t)size);
-                sqlite3_free(img);
-                db_close(mem);
-                return rc;
-            }
-            sim_err_set(&err, SIM_ENOMEM, "cannot serialize the run");
-        }
+        /* A run that could not start is still stored, as failed: what the
+         * sink received is the run, whatever rn_job_run returns. */
+        (void)rn_job_run(&job, sink, DTSIM_VERSION, &sum, &err);
     }
-    db_close(mem);
-    b->len = 0;
+    db_close(sink);
+    if (b->len > 0)
+        return 0;
     char kind = KIND_ERROR;
     if (!err.msg[0])
         snprintf(err.msg, sizeof err.msg, "run not stored");
@@ -109,7 +232,7 @@ int sw__run_encode(const sw__job *j, sw__buf *b)
 int sw__result_decode(unsigned char *p, size_t len, sw__result *r, sim_err *err)
 {
     memset(r, 0, sizeof *r);
-    if (len < 1 || (p[0] != KIND_IMAGE && p[0] != KIND_ERROR)) {
+    if (len < 1 || (p[0] != KIND_RUN && p[0] != KIND_ERROR)) {
         free(p);
         return sim_err_set(err, SIM_EINTERNAL, "malformed run result");
     }
@@ -121,15 +244,8 @@ int sw__result_decode(unsigned char *p, size_t len, sw__result *r, sim_err *err)
         free(p);
         return 0;
     }
-    /* SQLite frees what it is given with sqlite3_free. */
-    r->image = sqlite3_malloc64(len - 1);
-    if (!r->image) {
-        free(p);
-        return sim_err_set(err, SIM_ENOMEM, "out of memory");
-    }
-    memcpy(r->image, p + 1, len - 1);
-    r->len = len - 1;
-    free(p);
+    r->run = p;
+    r->len = len;
     return 0;
 }
 
@@ -141,157 +257,113 @@ void sw__result_failed(sw__result *r, const char *msg)
 
 void sw__result_free(sw__result *r)
 {
-    sqlite3_free(r->image);
-    r->image = NULL;
+    free(r->run);
+    r->run = NULL;
     r->len = 0;
 }
 
-/* ----------------------------------------------------------- the writer */
+/* ------------------------------------------------------------ decoding */
 
+typedef struct dec {
+    const unsigned char *p, *end;
+    int bad; /* ran past the end, or a malformed field */
+} dec;
+
+static int dec_room(dec *d, size_t n)
+{
+    if (!d->bad && (size_t)(d->end - d->p) < n)
+        d->bad = 1;
+    return !d->bad;
+}
+
+static uint64_t get_u64(dec *d)
+{
+    uint64_t v = 0;
+    if (dec_room(d, sizeof v)) {
+        memcpy(&v, d->p, sizeof v);
+        d->p += sizeof v;
+    }
+    return v;
+}
+
+static int64_t get_i64(dec *d)
+{
+    return (int64_t)get_u64(d);
+}
+
+static double get_f64(dec *d)
+{
+    double v = 0;
+    if (dec_room(d, sizeof v)) {
+        memcpy(&v, d->p, sizeof v);
+        d->p += sizeof v;
+    }
+    return v;
+}
+
+/* Points into the buffer, which outlives the write. */
+static const char *get_str(dec *d)
+{
+    uint64_t n = get_u64(d);
+    if (d->bad || n == NO_STRING)
+        return NULL;
+    if (n >= NO_STRING || !dec_room(d, (size_t)n + 1) || d->p[n] != '\0') {
+        d->bad = 1;
+        return NULL;
+    }
+    const char *s = (const char *)d->p;
+    d->p += n + 1;
+    return s;
+}
+
+/* A count of items of at least min_size bytes each that the rest of the
+ * buffer can hold; anything larger is malformed (and would be a huge
+ * allocation). */
+static size_t get_count(dec *d, size_t min_size)
+{
+    uint64_t n = get_u64(d);
+    if (!d->bad && n > (uint64_t)(d->end - d->p) / min_size)
+        d->bad = 1;
+    return d->bad ? 0 : (size_t)n;
+}
+
+/* Grows *arr (of *cap items of size bytes) to hold n items. */
+static int grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+    if (n <= *cap)
+        return 0;
+    void *q = realloc(*(void **)arr, n * size);
+    if (!q)
+        return SIM_ENOMEM;
+    *(void **)arr = q;
+    *cap = n;
+    return 0;
+}
+
+/* ---------------------------------------------------------- the writer */
+
+/* Decoded rows, reused from run to run. */
 struct sw__writer {
     db_store *store;
-    sqlite3 *db;
     const char *path;
-    char *update_sql;  /* the runs row: every column but run_id */
-    char **insert_sql; /* one per table that references runs */
-    size_t n_tables;
+    db_link *links;
+    db_metric *metrics;
+    db_worker *workers;
+    db_staleness *staleness; /* all workers' histograms, one after another */
+    int64_t *labels;         /* likewise */
+    db_event *events;
+    size_t cap_links, cap_metrics, cap_workers, cap_staleness, cap_labels,
+        cap_events;
 };
-
-static int wfail(sw__writer *w, sim_err *err)
-{
-    return sim_err_set(err, SIM_EDB, "%s: cannot store a sweep run: %s",
-                       w->path, sqlite3_errmsg(w->db));
-}
-
-/* The columns of table in both the image and the results database, minus
- * run_id, as "\"a\", \"b\"". NULL when out of memory or none. */
-static char *common_columns(sqlite3 *db, const char *table)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT name FROM pragma_table_info(?1, '" IN_SCHEMA
-                           "') WHERE name <> 'run_id' AND name IN (SELECT "
-                           "name FROM pragma_table_info(?1, 'main')) ORDER "
-                           "BY cid",
-                           -1, &st, NULL) != SQLITE_OK)
-        return NULL;
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_TRANSIENT);
-    size_t len = 0, cap = 256;
-    char *s = malloc(cap);
-    if (s)
-        s[0] = '\0';
-    while (s && sqlite3_step(st) == SQLITE_ROW) {
-        const char *c = (const char *)sqlite3_column_text(st, 0);
-        size_t need = len + strlen(c) + 5;
-        if (need > cap) {
-            char *t = realloc(s, cap = 2 * need);
-            if (!t)
-                free(s);
-            s = t;
-            if (!s)
-                break;
-        }
-        len += (size_t)sprintf(s + len, "%s\"%s\"", len ? ", " : "", c);
-    }
-    sqlite3_finalize(st);
-    if (s && !len) {
-        free(s);
-        s = NULL;
-    }
-    return s;
-}
-
-static char *sql_printf(const char *fmt, const char *a, const char *b,
-                        const char *c)
-{
-    int n = snprintf(NULL, 0, fmt, a, b, c);
-    char *s = n > 0 ? malloc((size_t)n + 1) : NULL;
-    if (s)
-        snprintf(s, (size_t)n + 1, fmt, a, b, c);
-    return s;
-}
-
-/* Reads the image's tables once, from the first image: every image comes
- * from this binary's store, so they all have the same schema. */
-static int plan(sw__writer *w, sim_err *err)
-{
-    char *cols = common_columns(w->db, "runs");
-    if (!cols)
-        return sim_err_set(err, SIM_EDB, "%s: no runs columns in common",
-                           w->path);
-    w->update_sql = sql_printf("UPDATE main.runs SET (%s) = (SELECT %s FROM "
-                               "%s.runs) WHERE run_id = ?1 AND status = "
-                               "'running'",
-                               cols, cols, IN_SCHEMA);
-    free(cols);
-    if (!w->update_sql)
-        return sim_err_set(err, SIM_ENOMEM, "out of memory");
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(w->db,
-                           "SELECT m.name, (SELECT count(*) FROM "
-                           "main.sqlite_master d WHERE d.type = 'table' AND "
-                           "d.name = m.name) FROM " IN_SCHEMA
-                           ".sqlite_master m WHERE m.type = 'table' AND "
-                           "m.name NOT IN ('runs', 'meta') AND EXISTS (SELECT "
-                           "1 FROM pragma_table_info(m.name, '" IN_SCHEMA
-                           "') WHERE name = 'run_id') ORDER BY m.name",
-                           -1, &st, NULL) != SQLITE_OK)
-        return wfail(w, err);
-    int rc = 0;
-    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(st, 0);
-        if (sqlite3_column_int(st, 1) == 0) {
-            rc = sim_err_set(err, SIM_EDB,
-                             "%s: has no table %s (made by an older dtsim?)",
-                             w->path, t);
-            break;
-        }
-        char *c = common_columns(w->db, t);
-        char **v = realloc(w->insert_sql, (w->n_tables + 1) * sizeof *v);
-        if (!c || !v) {
-            free(c);
-            if (v)
-                w->insert_sql = v;
-            rc = sim_err_set(err, SIM_ENOMEM, "out of memory");
-            break;
-        }
-        w->insert_sql = v;
-        /* %s thrice: table, columns, columns; the table name comes from
-         * our own schema. */
-        char *sql = malloc(strlen(t) * 2 + strlen(c) * 2 + 128);
-        if (sql)
-            sprintf(sql,
-                    "INSERT INTO main.\"%s\"(run_id, %s) SELECT ?1, %s FROM "
-                    "%s.\"%s\" ORDER BY rowid",
-                    t, c, c, IN_SCHEMA, t);
-        free(c);
-        if (!sql) {
-            rc = sim_err_set(err, SIM_ENOMEM, "out of memory");
-            break;
-        }
-        w->insert_sql[w->n_tables++] = sql;
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
 
 int sw__writer_create(db_store *store, const char *path, sw__writer **out,
                       sim_err *err)
 {
-    *out = NULL;
-    sw__writer *w = calloc(1, sizeof *w);
-    if (!w)
+    *out = calloc(1, sizeof **out);
+    if (!*out)
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
-    w->store = store;
-    w->db = db_handle(store);
-    w->path = path;
-    if (sqlite3_exec(w->db, "ATTACH DATABASE ':memory:' AS " IN_SCHEMA, NULL,
-                     NULL, NULL) != SQLITE_OK) {
-        int rc = wfail(w, err);
-        free(w);
-        return rc;
-    }
-    *out = w;
+    (*out)->store = store;
+    (*out)->path = path;
     return 0;
 }
 
@@ -299,41 +371,125 @@ void sw__writer_destroy(sw__writer *w)
 {
     if (!w)
         return;
-    sqlite3_exec(w->db, "DETACH DATABASE " IN_SCHEMA, NULL, NULL, NULL);
-    free(w->update_sql);
-    for (size_t i = 0; i < w->n_tables; i++)
-        free(w->insert_sql[i]);
-    free(w->insert_sql);
+    free(w->links);
+    free(w->metrics);
+    free(w->workers);
+    free(w->staleness);
+    free(w->labels);
+    free(w->events);
     free(w);
 }
 
-static int step_bound(sw__writer *w, const char *sql, int64_t run_id,
-                      int *changes)
+/* Decodes a KIND_RUN result into res and w's arrays. SIM_EINTERNAL when
+ * malformed, SIM_ENOMEM. */
+static int decode_run(sw__writer *w, const sw__result *r, db_run_result *res,
+                      size_t *n_metrics, size_t *n_workers, size_t *n_events)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(w->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_int64(st, 1, run_id);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (changes)
-        *changes = sqlite3_changes(w->db);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
+    dec d = {.p = r->run + 1, .end = r->run + r->len};
+    uint64_t status = get_u64(&d);
+    *res = (db_run_result){.status = status == DB_STATUS_DONE ? DB_STATUS_DONE
+                                     : status == DB_STATUS_DIVERGED
+                                         ? DB_STATUS_DIVERGED
+                                         : DB_STATUS_FAILED,
+                           .wall_seconds = get_f64(&d),
+                           .sim_seconds = get_f64(&d),
+                           .total_bytes = get_u64(&d),
+                           .total_messages = get_u64(&d),
+                           .steps = get_i64(&d),
+                           .final_accuracy = get_f64(&d),
+                           .final_loss = get_f64(&d)};
+    if (status != DB_STATUS_DONE && status != DB_STATUS_DIVERGED &&
+        status != DB_STATUS_FAILED)
+        d.bad = 1;
+    size_t n_links = get_count(&d, 4 * 8);
+    res->error = get_str(&d);
+    if (grow(&w->links, &w->cap_links, n_links, sizeof *w->links))
+        return SIM_ENOMEM;
+    for (size_t i = 0; !d.bad && i < n_links; i++) {
+        db_link *l = &w->links[i];
+        l->link = (int)get_i64(&d);
+        l->bytes = get_u64(&d);
+        l->busy_seconds = get_f64(&d);
+        l->name = get_str(&d);
+    }
+    res->links = n_links ? w->links : NULL;
+    res->n_links = n_links;
 
-static db_status status_of(const char *s)
-{
-    if (s && strcmp(s, "done") == 0)
-        return DB_STATUS_DONE;
-    if (s && strcmp(s, "diverged") == 0)
-        return DB_STATUS_DIVERGED;
-    return DB_STATUS_FAILED;
+    *n_metrics = get_count(&d, 7 * 8);
+    if (grow(&w->metrics, &w->cap_metrics, *n_metrics, sizeof *w->metrics))
+        return SIM_ENOMEM;
+    for (size_t i = 0; !d.bad && i < *n_metrics; i++) {
+        db_metric *m = &w->metrics[i];
+        m->step = get_i64(&d);
+        m->sim_time = get_f64(&d);
+        m->bytes = get_u64(&d);
+        m->messages = get_u64(&d);
+        m->test_accuracy = get_f64(&d);
+        m->test_loss = get_f64(&d);
+        m->train_loss = get_f64(&d);
+    }
+
+    /* The histograms go into one array each; a worker's pointer is set
+     * once all are read, since the arrays may move as they grow. */
+    *n_workers = get_count(&d, 11 * 8);
+    if (grow(&w->workers, &w->cap_workers, *n_workers, sizeof *w->workers))
+        return SIM_ENOMEM;
+    size_t n_stale = 0, n_labels = 0;
+    for (size_t i = 0; !d.bad && i < *n_workers; i++) {
+        db_worker *k = &w->workers[i];
+        *k = (db_worker){.worker = (int)get_i64(&d),
+                         .compute_seconds = get_f64(&d),
+                         .comm_seconds = get_f64(&d),
+                         .idle_seconds = get_f64(&d),
+                         .updates = get_i64(&d),
+                         .bytes_sent = get_u64(&d),
+                         .bytes_received = get_u64(&d),
+                         .mean_staleness = get_f64(&d),
+                         .max_staleness = get_i64(&d)};
+        k->n_staleness = get_count(&d, 2 * 8);
+        if (grow(&w->staleness, &w->cap_staleness, n_stale + k->n_staleness,
+                 sizeof *w->staleness))
+            return SIM_ENOMEM;
+        for (size_t v = 0; !d.bad && v < k->n_staleness; v++) {
+            w->staleness[n_stale + v].staleness = get_i64(&d);
+            w->staleness[n_stale + v].updates = get_i64(&d);
+        }
+        n_stale += k->n_staleness;
+        k->n_labels = get_count(&d, 8);
+        if (grow(&w->labels, &w->cap_labels, n_labels + k->n_labels,
+                 sizeof *w->labels))
+            return SIM_ENOMEM;
+        for (size_t c = 0; !d.bad && c < k->n_labels; c++)
+            w->labels[n_labels + c] = get_i64(&d);
+        n_labels += k->n_labels;
+    }
+    n_stale = n_labels = 0;
+    for (size_t i = 0; !d.bad && i < *n_workers; i++) {
+        db_worker *k = &w->workers[i];
+        k->staleness = k->n_staleness ? w->staleness + n_stale : NULL;
+        k->label_rows = k->n_labels ? w->labels + n_labels : NULL;
+        n_stale += k->n_staleness;
+        n_labels += k->n_labels;
+    }
+
+    *n_events = get_count(&d, 5 * 8);
+    if (grow(&w->events, &w->cap_events, *n_events, sizeof *w->events))
+        return SIM_ENOMEM;
+    for (size_t i = 0; !d.bad && i < *n_events; i++) {
+        db_event *v = &w->events[i];
+        v->time = get_f64(&d);
+        v->duration = get_f64(&d);
+        v->bytes = get_u64(&d);
+        v->entity = get_str(&d);
+        v->kind = get_str(&d);
+    }
+    return d.bad || d.p != d.end ? SIM_EINTERNAL : 0;
 }
 
 int sw__writer_put(sw__writer *w, int64_t run_id, sw__result *r,
                    db_status *status, sim_err *err)
 {
-    if (!r->image) {
+    if (!r->run) {
         db_run_result res = {.status = DB_STATUS_FAILED,
                              .error = r->error,
                              .final_accuracy = NAN,
@@ -342,51 +498,19 @@ int sw__writer_put(sw__writer *w, int64_t run_id, sw__result *r,
         return db_run_finish(w->store, run_id, &res, NULL, 0, NULL, 0, NULL, 0,
                              err);
     }
-    unsigned char *img = r->image;
-    r->image = NULL; /* SQLite owns it from here, even on failure */
-    if (sqlite3_deserialize(w->db, IN_SCHEMA, img, (sqlite3_int64)r->len,
-                            (sqlite3_int64)r->len,
-                            SQLITE_DESERIALIZE_FREEONCLOSE) != SQLITE_OK)
-        return wfail(w, err);
-    if (!w->update_sql) {
-        int rc = plan(w, err);
-        if (rc)
-            return rc;
-    }
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(w->db,
-                           "SELECT status, error FROM " IN_SCHEMA ".runs", -1,
-                           &st, NULL) != SQLITE_OK)
-        return wfail(w, err);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        *status = status_of((const char *)sqlite3_column_text(st, 0));
-        const char *e = (const char *)sqlite3_column_text(st, 1);
-        snprintf(r->error, sizeof r->error, "%s", e ? e : "");
-    }
-    sqlite3_finalize(st);
-
-    if (sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return wfail(w, err);
-    int changes = 0;
-    int rc = step_bound(w, w->update_sql, run_id, &changes);
-    if (!rc && changes != 1) {
-        sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
-        return sim_err_set(err, SIM_EDB,
-                           "%s: run %lld is not running (no such run, or "
-                           "already finished)",
+    db_run_result res;
+    size_t n_metrics = 0, n_workers = 0, n_events = 0;
+    int rc = decode_run(w, r, &res, &n_metrics, &n_workers, &n_events);
+    if (rc == SIM_ENOMEM)
+        return sim_err_set(err, SIM_ENOMEM, "out of memory");
+    if (rc)
+        return sim_err_set(err, SIM_EINTERNAL,
+                           "%s: run %lld: malformed result from its worker",
                            w->path, (long long)run_id);
-    }
-    for (size_t i = 0; !rc && i < w->n_tables; i++)
-        rc = step_bound(w, w->insert_sql[i], run_id, NULL);
-    if (!rc && sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        rc = -1;
-    if (rc) {
-        int code = wfail(w, err);
-        if (!sqlite3_get_autocommit(w->db))
-            sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
-        return code;
-    }
-    return 0;
+    *status = res.status;
+    snprintf(r->error, sizeof r->error, "%s", res.error ? res.error : "");
+    return db_run_finish(w->store, run_id, &res, w->metrics, n_metrics,
+                         w->workers, n_workers, w->events, n_events, err);
 }
 
 /* ------------------------------------------------------- sweep tables */
