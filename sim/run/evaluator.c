@@ -18,30 +18,39 @@
  * instruction takes 10 to 140 cycles depending on the CPU. */
 #define EV_SPIN_NS 30000
 
+/* The two threads write different cache lines: a line written by one and
+ * read by the other moves between cores at every write, and two unrelated
+ * values sharing a line would move it for nothing. */
+#define LINE 64
+
+/* Written by the evaluator thread, read by the submitter once finished. */
 typedef struct ev_slot {
-    double *w;
-    ev_result res;
+    _Alignas(LINE) mdl_eval test;
+    double train_loss;
 } ev_slot;
 
 /* Where a side sleeps when polling found nothing: a flag the other side
  * checks after it publishes, and a condition it signals under the lock. */
 typedef struct ev_bell {
+    _Alignas(LINE) atomic_int sleeping;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    atomic_int sleeping;
 } ev_bell;
 
 struct evaluator {
     mdl *model;
     const ml_dataset *test, *train;
     size_t n_params;
+    size_t stride; /* doubles per copy of w, a whole number of lines */
+    double *w;     /* EV_SLOTS copies, written by the submitter */
     ev_slot slots[EV_SLOTS];
 
     /* Counters, never wrapping in practice: slot i % EV_SLOTS. */
-    atomic_size_t submitted; /* written by the submitter */
-    atomic_size_t finished;  /* written by the evaluator thread */
-    size_t collected;        /* the submitter's own */
-    atomic_int stop;
+    _Alignas(LINE) atomic_size_t submitted; /* written by the submitter */
+    _Alignas(LINE) atomic_size_t finished;  /* by the evaluator thread */
+    _Alignas(LINE) size_t collected;        /* the submitter's own */
+    size_t tags[EV_SLOTS];                  /* the submitter's own */
+    _Alignas(LINE) atomic_int stop;
 
     ev_bell work; /* the thread waits here for submissions */
     ev_bell done; /* the submitter waits here for results */
@@ -124,11 +133,11 @@ static void *run(void *arg)
         size_t upto = atomic_load_explicit(&e->submitted, memory_order_acquire);
         for (; next < upto; next++) {
             ev_slot *s = &e->slots[next % EV_SLOTS];
-            s->res.test = e->model->ops->evaluate(e->model, s->w, e->test);
-            s->res.train_loss =
-                e->train
-                    ? e->model->ops->evaluate(e->model, s->w, e->train).loss
-                    : NAN;
+            const double *w = e->w + next % EV_SLOTS * e->stride;
+            s->test = e->model->ops->evaluate(e->model, w, e->test);
+            s->train_loss =
+                e->train ? e->model->ops->evaluate(e->model, w, e->train).loss
+                         : NAN;
             atomic_store(&e->finished, next + 1);
             bell_ring(&e->done);
         }
@@ -138,9 +147,12 @@ static void *run(void *arg)
 evaluator *evaluator_create(mdl *model, const ml_dataset *test,
                             const ml_dataset *train, size_t n_params)
 {
-    evaluator *e = calloc(1, sizeof *e);
+    /* aligned_alloc wants a multiple of the alignment. */
+    size_t size = (sizeof(evaluator) + LINE - 1) / LINE * LINE;
+    evaluator *e = aligned_alloc(LINE, size);
     if (!e)
         return NULL;
+    memset(e, 0, size);
     e->model = model;
     e->test = test;
     e->train = train;
@@ -148,11 +160,14 @@ evaluator *evaluator_create(mdl *model, const ml_dataset *test,
     atomic_init(&e->submitted, 0);
     atomic_init(&e->finished, 0);
     atomic_init(&e->stop, 0);
-    double *w = malloc(EV_SLOTS * (n_params ? n_params : 1) * sizeof *w);
+    const size_t per_line = LINE / sizeof(double);
+    e->stride = (n_params + per_line - 1) / per_line * per_line;
+    if (e->stride == 0)
+        e->stride = per_line;
+    double *w = aligned_alloc(LINE, EV_SLOTS * e->stride * sizeof *w);
     if (!w)
         goto fail_w;
-    for (size_t i = 0; i < EV_SLOTS; i++)
-        e->slots[i].w = w + i * n_params;
+    e->w = w;
     if (bell_init(&e->work))
         goto fail_work;
     if (bell_init(&e->done))
@@ -181,9 +196,8 @@ int evaluator_full(const evaluator *e)
 void evaluator_submit(evaluator *e, size_t tag, const double *w)
 {
     size_t i = atomic_load_explicit(&e->submitted, memory_order_relaxed);
-    ev_slot *s = &e->slots[i % EV_SLOTS];
-    memcpy(s->w, w, e->n_params * sizeof *w);
-    s->res.tag = tag;
+    memcpy(e->w + i % EV_SLOTS * e->stride, w, e->n_params * sizeof *w);
+    e->tags[i % EV_SLOTS] = tag;
     atomic_store(&e->submitted, i + 1);
     bell_ring(&e->work);
 }
@@ -198,7 +212,10 @@ int evaluator_next(evaluator *e, int wait, ev_result *r)
             return 0;
         bell_wait(&e->done, &e->finished, i, &e->stop);
     }
-    *r = e->slots[i % EV_SLOTS].res;
+    const ev_slot *s = &e->slots[i % EV_SLOTS];
+    *r = (ev_result){.tag = e->tags[i % EV_SLOTS],
+                     .test = s->test,
+                     .train_loss = s->train_loss};
     e->collected = i + 1;
     return 1;
 }
@@ -214,6 +231,6 @@ void evaluator_destroy(evaluator *e)
     pthread_join(e->thread, NULL);
     bell_deinit(&e->done);
     bell_deinit(&e->work);
-    free(e->slots[0].w);
+    free(e->w);
     free(e);
 }
