@@ -12,11 +12,16 @@
  * keeps up on average, few enough that the copies stay in cache. */
 #define EV_SLOTS 64
 
-/* Polling time before a side sleeps: longer than the gap between a fast
- * run's evaluations (7 us in the post's SSGD), short enough that a process
- * sharing its cores wastes little. In time, not iterations: a pause
- * instruction takes 10 to 140 cycles depending on the CPU. */
-#define EV_SPIN_NS 30000
+/* The thread is woken once per EV_BATCH submissions (or when the submitter
+ * waits for a result), not per evaluation: evaluations come every few
+ * microseconds in a fast run, too often for a system call each, and a
+ * thread polling for them would take a whole core from whatever else the
+ * machine runs. In bursts, it sleeps most of the time. */
+#define EV_BATCH 16
+
+/* How long the submitter polls for a result before it sleeps: about one
+ * evaluation of a small model. */
+#define EV_SPIN_NS 20000
 
 /* The two threads write different cache lines: a line written by one and
  * read by the other moves between cores at every write, and two unrelated
@@ -103,9 +108,9 @@ static int64_t now_ns(void)
 
 /* Waits until *counter > seen or stop is set. */
 static void bell_wait(ev_bell *b, atomic_size_t *counter, size_t seen,
-                      atomic_int *stop)
+                      atomic_int *stop, int64_t spin_ns)
 {
-    int64_t until = now_ns() + EV_SPIN_NS;
+    int64_t until = now_ns() + spin_ns;
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(counter, memory_order_acquire) > seen ||
             atomic_load_explicit(stop, memory_order_relaxed))
@@ -127,7 +132,7 @@ static void *run(void *arg)
     evaluator *e = arg;
     size_t next = 0;
     for (;;) {
-        bell_wait(&e->work, &e->submitted, next, &e->stop);
+        bell_wait(&e->work, &e->submitted, next, &e->stop, 0);
         if (atomic_load(&e->stop))
             return NULL;
         size_t upto = atomic_load_explicit(&e->submitted, memory_order_acquire);
@@ -199,7 +204,8 @@ void evaluator_submit(evaluator *e, size_t tag, const double *w)
     memcpy(e->w + i % EV_SLOTS * e->stride, w, e->n_params * sizeof *w);
     e->tags[i % EV_SLOTS] = tag;
     atomic_store(&e->submitted, i + 1);
-    bell_ring(&e->work);
+    if ((i + 1) % EV_BATCH == 0)
+        bell_ring(&e->work);
 }
 
 int evaluator_next(evaluator *e, int wait, ev_result *r)
@@ -210,7 +216,8 @@ int evaluator_next(evaluator *e, int wait, ev_result *r)
     if (atomic_load_explicit(&e->finished, memory_order_acquire) <= i) {
         if (!wait)
             return 0;
-        bell_wait(&e->done, &e->finished, i, &e->stop);
+        bell_ring(&e->work); /* the batch may not be full */
+        bell_wait(&e->done, &e->finished, i, &e->stop, EV_SPIN_NS);
     }
     const ev_slot *s = &e->slots[i % EV_SLOTS];
     *r = (ev_result){.tag = e->tags[i % EV_SLOTS],

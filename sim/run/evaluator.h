@@ -8,9 +8,8 @@
  * bit-identical to evaluating on the calling thread.
  *
  * One thread submits and collects (the engine's); the evaluator's own thread
- * only evaluates. Both sides spin briefly before they sleep: evaluations
- * arrive every few microseconds in a fast run, too often for a system call
- * each. */
+ * only evaluates, woken for batches of submissions, so that it costs one
+ * system call per batch and no polling. */
 #ifndef DTSIM_RUN_EVALUATOR_H
 #define DTSIM_RUN_EVALUATOR_H
 
