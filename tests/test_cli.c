@@ -222,6 +222,25 @@ Test(cli, a_database_from_another_program_is_refused)
     free(notdb);
 }
 
+/* The database is opened while the first run simulates; when it cannot
+ * be, the run stops at its next evaluation instead of finishing its (here
+ * some minutes of) work first, and the error is the same. Criterion's
+ * timeout catches a run that goes on. */
+Test(cli, a_database_that_fails_while_the_first_run_simulates_stops_it,
+     .timeout = 60)
+{
+    const char *dir = ts_tmpdir();
+    char *notdb = ts_write_file(dir, "notes.db", "shopping list\n");
+    ts_result r;
+    ts_run_dtsim(&r, (const char *[]){"run", "configs/seed/ssgd.json", "--set",
+                                      "algorithm.rounds=100000000", "--out",
+                                      notdb, NULL});
+    cr_assert_eq(r.exit_code, 1, "stderr: %s", r.err);
+    cr_assert(strstr(r.err, "not a dtsim database"), "stderr: %s", r.err);
+    cr_assert_str_eq(r.out, "", "no table for a run that was not stored");
+    free(notdb);
+}
+
 Test(cli, check_validates_without_writing)
 {
     ts_result r;

@@ -778,6 +778,12 @@ void alg_ctx_evaluate(alg_ctx *c, int64_t step, const double *w, int final)
 {
     if (c->stopped)
         return;
+    if (c->hooks && c->hooks->cancel &&
+        atomic_load_explicit(c->hooks->cancel, memory_order_relaxed)) {
+        stop_run(c, DB_STATUS_FAILED, "cancelled at step %lld",
+                 (long long)step);
+        return;
+    }
     c->last_step = step;
     if (!all_finite(w, c->n_params)) {
         stop_run(c, DB_STATUS_DIVERGED, "model not finite at step %lld",

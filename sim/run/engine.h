@@ -18,6 +18,7 @@
 #ifndef DTSIM_ENGINE_H
 #define DTSIM_ENGINE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,6 +96,10 @@ typedef struct eng_hooks {
      * spare finishes sooner. Not for processes that already keep every
      * core busy (a sweep's), where its polling would slow the others. */
     int eval_thread;
+    /* When another thread sets it, the run stops at its next evaluation
+     * with status failed: its caller has found it cannot keep the result
+     * (dtsim run, when the database it was opening meanwhile fails). */
+    const atomic_int *cancel;
 } eng_hooks;
 
 /* As eng_run, calling hooks (NULL for none) as the run goes. */

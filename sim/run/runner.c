@@ -102,6 +102,81 @@ int rn_job_run(rn_job *j, db_store *db, const char *version, rn_summary *s,
     return rn_job_run_traced(j, db, version, NULL, NULL, s, err);
 }
 
+db_run_info rn_job_info(const rn_job *j, const char *version,
+                        const char *config_json)
+{
+    return (db_run_info){.name = j->cfg->name,
+                         .algorithm = j->cfg->algorithm.name,
+                         .config_json = config_json,
+                         .seed = j->cfg->seed,
+                         .dtsim_version = version};
+}
+
+void rn_job_simulate(rn_job *j, int trace, const eng_hooks *hooks, rn_result *r)
+{
+    memset(r, 0, sizeof *r);
+    /* Record the timeline for the trace without changing the stored
+     * config (serialised before) or the rows the user asked for. */
+    r->events_asked = j->cfg->output.events;
+    if (trace)
+        j->cfg->output.events = 1;
+    double t0 = wall_now();
+    r->rc = eng_run_hooked(j->cfg, j->ops, &j->data, hooks, &r->out, &r->err);
+    r->wall_seconds = wall_now() - t0;
+    j->cfg->output.events = r->events_asked;
+}
+
+int rn_job_store(rn_job *j, db_store *db, int64_t run_id, rn_result *r,
+                 const char *trace_path, rn_summary *s, sim_err *err)
+{
+    if (r->rc) {
+        /* The run could not start; record why, then report it. */
+        *err = r->err;
+        db_run_result res = {.status = DB_STATUS_FAILED,
+                             .error = err->msg,
+                             .final_accuracy = NAN,
+                             .final_loss = NAN};
+        sim_err ignored = {0};
+        db_run_finish(db, run_id, &res, NULL, 0, NULL, 0, NULL, 0, &ignored);
+        return r->rc;
+    }
+    eng_output *out = &r->out;
+    db_run_result res = {.status = out->status,
+                         .error = out->error[0] ? out->error : NULL,
+                         .wall_seconds = r->wall_seconds,
+                         .sim_seconds = out->sim_seconds,
+                         .total_bytes = out->total_bytes,
+                         .total_messages = out->total_messages,
+                         .steps = out->steps,
+                         .final_accuracy = out->final_accuracy,
+                         .final_loss = out->final_loss,
+                         .links = out->links,
+                         .n_links = out->n_links};
+    int rc = db_run_finish(db, run_id, &res, out->metrics, out->n_metrics,
+                           out->workers, out->n_workers, out->events,
+                           r->events_asked ? out->n_events : 0, err);
+    if (rc == 0 && trace_path) {
+        trace_run tr = {.run_id = run_id,
+                        .name = j->cfg->name,
+                        .algorithm = j->cfg->algorithm.name,
+                        .events = out->events,
+                        .n_events = out->n_events,
+                        .metrics = out->metrics,
+                        .n_metrics = out->n_metrics};
+        rc = trace_write(trace_path, &tr, NULL, err);
+    }
+    *s = (rn_summary){.run_id = run_id,
+                      .name = j->cfg->name,
+                      .algorithm = j->cfg->algorithm.name,
+                      .status = out->status,
+                      .final_accuracy = out->final_accuracy,
+                      .sim_seconds = out->sim_seconds,
+                      .steps = out->steps,
+                      .bytes = out->total_bytes};
+    eng_output_free(out);
+    return rc;
+}
+
 int rn_job_run_traced(rn_job *j, db_store *db, const char *version,
                       const char *trace_path, const eng_hooks *hooks,
                       rn_summary *s, sim_err *err)
@@ -109,68 +184,13 @@ int rn_job_run_traced(rn_job *j, db_store *db, const char *version,
     char *json = cfg_experiment_to_json(j->cfg);
     if (!json)
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
-    db_run_info info = {.name = j->cfg->name,
-                        .algorithm = j->cfg->algorithm.name,
-                        .config_json = json,
-                        .seed = j->cfg->seed,
-                        .dtsim_version = version};
+    db_run_info info = rn_job_info(j, version, json);
     int64_t run_id;
     int rc = db_run_begin(db, &info, &run_id, err);
     free(json);
     if (rc)
         return rc;
-
-    /* Record the timeline for the trace without changing the stored
-     * config (already serialised above) or the rows the user asked for. */
-    int asked = j->cfg->output.events;
-    if (trace_path)
-        j->cfg->output.events = 1;
-    double t0 = wall_now();
-    eng_output out;
-    rc = eng_run_hooked(j->cfg, j->ops, &j->data, hooks, &out, err);
-    j->cfg->output.events = asked;
-    if (rc) {
-        /* The run could not start; record why, then report it. */
-        db_run_result r = {.status = DB_STATUS_FAILED,
-                           .error = err->msg,
-                           .final_accuracy = NAN,
-                           .final_loss = NAN};
-        sim_err ignored = {0};
-        db_run_finish(db, run_id, &r, NULL, 0, NULL, 0, NULL, 0, &ignored);
-        return rc;
-    }
-    db_run_result r = {.status = out.status,
-                       .error = out.error[0] ? out.error : NULL,
-                       .wall_seconds = wall_now() - t0,
-                       .sim_seconds = out.sim_seconds,
-                       .total_bytes = out.total_bytes,
-                       .total_messages = out.total_messages,
-                       .steps = out.steps,
-                       .final_accuracy = out.final_accuracy,
-                       .final_loss = out.final_loss,
-                       .links = out.links,
-                       .n_links = out.n_links};
-    rc =
-        db_run_finish(db, run_id, &r, out.metrics, out.n_metrics, out.workers,
-                      out.n_workers, out.events, asked ? out.n_events : 0, err);
-    if (rc == 0 && trace_path) {
-        trace_run tr = {.run_id = run_id,
-                        .name = j->cfg->name,
-                        .algorithm = j->cfg->algorithm.name,
-                        .events = out.events,
-                        .n_events = out.n_events,
-                        .metrics = out.metrics,
-                        .n_metrics = out.n_metrics};
-        rc = trace_write(trace_path, &tr, NULL, err);
-    }
-    *s = (rn_summary){.run_id = run_id,
-                      .name = j->cfg->name,
-                      .algorithm = j->cfg->algorithm.name,
-                      .status = out.status,
-                      .final_accuracy = out.final_accuracy,
-                      .sim_seconds = out.sim_seconds,
-                      .steps = out.steps,
-                      .bytes = out.total_bytes};
-    eng_output_free(&out);
-    return rc;
+    rn_result r;
+    rn_job_simulate(j, trace_path != NULL, hooks, &r);
+    return rn_job_store(j, db, run_id, &r, trace_path, s, err);
 }

@@ -75,4 +75,27 @@ int rn_job_run_traced(rn_job *j, db_store *db, const char *version,
                       const char *trace_path, const eng_hooks *hooks,
                       rn_summary *s, sim_err *err);
 
+/* rn_job_run_traced in its three steps, for a front end that gets the
+ * database ready while the run simulates (dtsim run):
+ *   rn_job_info: the runs row, from config_json (the job's config as
+ *     cfg_experiment_to_json gives it, taken before the run starts);
+ *   db_run_begin with it, on any thread;
+ *   rn_job_simulate: the run itself, touching no database;
+ *   rn_job_store: its rows, the trace and the summary, as
+ *     rn_job_run_traced stores them; frees r. */
+typedef struct rn_result {
+    int rc;      /* 0, or the error that kept the run from starting */
+    sim_err err; /* with rc */
+    eng_output out;
+    double wall_seconds;
+    int events_asked; /* the config's own output.events */
+} rn_result;
+
+db_run_info rn_job_info(const rn_job *j, const char *version,
+                        const char *config_json);
+void rn_job_simulate(rn_job *j, int trace, const eng_hooks *hooks,
+                     rn_result *r);
+int rn_job_store(rn_job *j, db_store *db, int64_t run_id, rn_result *r,
+                 const char *trace_path, rn_summary *s, sim_err *err);
+
 #endif
