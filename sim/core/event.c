@@ -264,8 +264,12 @@ uint64_t sim_loop_run(sim_loop *loop, double until_s)
         double time = bits_time(top.time);
         if (time > until_s)
             break;
-        if (--loop->heap_len > 0)
+        if (--loop->heap_len > 0) {
             sift_down(loop->heap, loop->heap_len, loop->heap[loop->heap_len]);
+            /* The new top is most likely the next event to fire, and its
+             * body was written long ago: fetch it while this one runs. */
+            __builtin_prefetch(&loop->slots[loop->heap[0].key & SLOT_MASK]);
+        }
 
         uint32_t idx = (uint32_t)(top.key & SLOT_MASK);
         slot *s = &loop->slots[idx];
