@@ -205,12 +205,23 @@ static void sift_up(heap_key *h, size_t i, heap_key k)
 
 /* Fills the hole at the root with k, moving smallest children up. A full
  * set of children is compared as a tournament of bitwise comparisons
- * (pairs, then winners), with no data-dependent branch until the end. */
+ * (pairs, then winners), with no data-dependent branch until the end.
+ * Which line the next level reads depends on this level's comparisons, so
+ * the lower, cold levels would cost one cache miss after another; the
+ * grandchildren of a node are the next four lines (children of adjacent
+ * siblings are adjacent), all fetched at once instead. */
 static void sift_down(heap_key *h, size_t n, heap_key k)
 {
     size_t i = 0;
     for (;;) {
         size_t c = ARITY * i + 1, m;
+        size_t g = ARITY * c + 1;
+        if (g < n) {
+            __builtin_prefetch(&h[g]);
+            __builtin_prefetch(&h[g + 4]);
+            __builtin_prefetch(&h[g + 8]);
+            __builtin_prefetch(&h[g + 12]);
+        }
         if (c + ARITY <= n) {
             size_t a = c + (size_t)key_less(&h[c + 1], &h[c]);
             size_t b = c + 2 + (size_t)key_less(&h[c + 3], &h[c + 2]);
@@ -298,15 +309,6 @@ uint64_t sim_loop_run(sim_loop *loop, double until_s)
         double time = bits_time(top.time);
         if (time > until_s)
             break;
-        if (from_q) {
-            loop->now_head = (loop->now_head + 1) & (loop->heap_cap - 1);
-            loop->now_len--;
-        } else if (--loop->heap_len > 0) {
-            sift_down(loop->heap, loop->heap_len, loop->heap[loop->heap_len]);
-            /* The new top is most likely the next event to fire, and its
-             * body was written long ago: fetch it while this one runs. */
-            __builtin_prefetch(&loop->slots[loop->heap[0].key & SLOT_MASK]);
-        }
 
         uint32_t idx = (uint32_t)(top.key & SLOT_MASK);
         slot *s = &loop->slots[idx];
@@ -316,6 +318,20 @@ uint64_t sim_loop_run(sim_loop *loop, double until_s)
         s->seq = 0;
         s->next_free = loop->free_head;
         loop->free_head = idx;
+        /* A payload (a message in flight, say) was written long ago: fetch
+         * it while the heap is repaired. */
+        if (ev.ptr)
+            __builtin_prefetch(ev.ptr);
+
+        if (from_q) {
+            loop->now_head = (loop->now_head + 1) & (loop->heap_cap - 1);
+            loop->now_len--;
+        } else if (--loop->heap_len > 0) {
+            sift_down(loop->heap, loop->heap_len, loop->heap[loop->heap_len]);
+            /* The new top is most likely the next event to fire, and its
+             * body was written long ago: fetch it while this one runs. */
+            __builtin_prefetch(&loop->slots[loop->heap[0].key & SLOT_MASK]);
+        }
         if (!fn)
             continue;
 
