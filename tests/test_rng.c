@@ -205,3 +205,19 @@ Test(rng, streams_draw_what_gsl_mt19937_draws)
         gsl_rng_free(ref);
     }
 }
+
+Test(rng, a_stream_held_by_value_draws_as_a_created_one)
+{
+    for (uint64_t k = 0; k < 20; k++) {
+        gsl_rng held;
+        cr_assert_eq(rng_stream_init(&held, 5, RNG_STRAGGLER, k), 0);
+        gsl_rng *made = rng_stream_create(5, RNG_STRAGGLER, k);
+        cr_assert(made);
+        for (int i = 0; i < 2000; i++)
+            cr_assert_eq(gsl_rng_get(&held), gsl_rng_get(made));
+        rng_stream_deinit(&held);
+        cr_assert_null(held.state);
+        rng_stream_deinit(&held); /* a second deinit is harmless */
+        gsl_rng_free(made);
+    }
+}

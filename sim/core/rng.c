@@ -139,34 +139,59 @@ static const gsl_rng_type mt_type = {
 
 const gsl_rng_type *rng_mt19937_compact = &mt_type;
 
+/* The compact state, aligned so that its header is one cache line. */
+static void *state_alloc(void)
+{
+    void *state = NULL;
+    return posix_memalign(&state, 64, sizeof(mt_state)) ? NULL : state;
+}
+
 gsl_rng *rng_alloc_compact(void)
 {
-    /* Not gsl_rng_alloc, whose calloc aligns to 16 only: the header must
-     * be one cache line. gsl_rng_free frees the state and then the
-     * generator with free(), which suits this allocation too. */
+    /* Not gsl_rng_alloc, whose calloc aligns to 16 only. gsl_rng_free
+     * frees the state and then the generator with free(), which suits
+     * this allocation too. */
     gsl_rng *r = malloc(sizeof *r);
     if (!r)
         return NULL;
-    void *state = NULL;
-    if (posix_memalign(&state, 64, sizeof(mt_state))) {
+    if (!(r->state = state_alloc())) {
         free(r);
         return NULL;
     }
     r->type = &mt_type;
-    r->state = state;
     gsl_rng_set(r, gsl_rng_default_seed);
     return r;
+}
+
+/* mt19937 takes an unsigned long seed and treats 0 as its default 4357;
+ * fold to 32 bits the way GSL would and avoid the 0 alias. */
+static unsigned long stream_seed32(uint64_t master, rng_kind kind,
+                                   uint64_t index)
+{
+    unsigned long s =
+        (unsigned long)(rng_stream_seed(master, kind, index) & 0xffffffffUL);
+    return s ? s : 1;
 }
 
 gsl_rng *rng_stream_create(uint64_t master, rng_kind kind, uint64_t index)
 {
     gsl_rng *r = rng_alloc_compact();
-    if (!r)
-        return NULL;
-    /* mt19937 takes an unsigned long seed and treats 0 as its default 4357;
-     * fold to 32 bits the way GSL would and avoid the 0 alias. */
-    unsigned long s =
-        (unsigned long)(rng_stream_seed(master, kind, index) & 0xffffffffUL);
-    gsl_rng_set(r, s ? s : 1);
+    if (r)
+        gsl_rng_set(r, stream_seed32(master, kind, index));
     return r;
+}
+
+int rng_stream_init(gsl_rng *r, uint64_t master, rng_kind kind, uint64_t index)
+{
+    r->type = &mt_type;
+    if (!(r->state = state_alloc()))
+        return -1;
+    gsl_rng_set(r, stream_seed32(master, kind, index));
+    return 0;
+}
+
+void rng_stream_deinit(gsl_rng *r)
+{
+    free(r->state);
+    r->state = NULL;
 }

@@ -45,4 +45,13 @@ gsl_rng *rng_stream_create(uint64_t master, rng_kind kind, uint64_t index);
 extern const gsl_rng_type *rng_mt19937_compact;
 gsl_rng *rng_alloc_compact(void);
 
+/* As rng_stream_create, into a gsl_rng the caller holds, typically inside
+ * the entity's own hot state: a draw then reads the entity's line and the
+ * generator's, where a separately allocated gsl_rng is one more cache miss
+ * on the way. Returns 0, or -1 when out of memory (r->state is then NULL).
+ * rng_stream_deinit frees what init allocated (NULL-safe for a zeroed r)
+ * and leaves r->state NULL; never gsl_rng_free such a generator. */
+int rng_stream_init(gsl_rng *r, uint64_t master, rng_kind kind, uint64_t index);
+void rng_stream_deinit(gsl_rng *r);
+
 #endif
