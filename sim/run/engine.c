@@ -313,7 +313,7 @@ struct alg_ctx {
 
     wk_worker *workers;          /* [K] */
     ml_batch *batches;           /* [K] */
-    gsl_rng **samplers;          /* [K] */
+    gsl_rng *samplers;           /* [K], held by value (rng_stream_init) */
     size_t *row_begin, *row_end; /* [K] each worker's training rows */
     gsl_rng *alg_rng;
 
@@ -539,9 +539,9 @@ size_t alg_ctx_sample_batch(alg_ctx *c, int k)
     int rc =
         cfg->batch.kind == CFG_BATCH_FRACTION
             ? ml_batch_bernoulli(&c->batches[k], c->row_begin[k], c->row_end[k],
-                                 cfg->batch.fraction, c->samplers[k])
+                                 cfg->batch.fraction, &c->samplers[k])
             : ml_batch_fixed(&c->batches[k], c->row_begin[k], c->row_end[k],
-                             (size_t)cfg->batch.size, c->samplers[k]);
+                             (size_t)cfg->batch.size, &c->samplers[k]);
     if (rc)
         SIM_PANIC("out of memory drawing a mini-batch");
     return c->batches[k].n;
@@ -1164,7 +1164,7 @@ static void ctx_deinit(alg_ctx *c)
     for (int k = 0; c->batches && k < c->K; k++)
         ml_batch_deinit(&c->batches[k]);
     for (int k = 0; c->samplers && k < c->K; k++)
-        gsl_rng_free(c->samplers[k]);
+        rng_stream_deinit(&c->samplers[k]);
     for (int k = 0; c->crash_rngs && k < c->K; k++)
         gsl_rng_free(c->crash_rngs[k]);
     for (int k = 0; c->hist && k < c->K; k++)
@@ -1301,8 +1301,9 @@ static int ctx_init(alg_ctx *c, const cfg_experiment *cfg, const alg_ops *ops,
                        .slowdown = cfg->cluster.slowdown[k],
                        .delay = delay,
                        .slow = slow};
-        c->samplers[k] = rng_stream_create(cfg->seed, RNG_SAMPLER, (uint64_t)k);
-        if (wk_init(&c->workers[k], k, &p, cfg->seed) || !c->samplers[k]) {
+        if (wk_init(&c->workers[k], k, &p, cfg->seed) ||
+            rng_stream_init(&c->samplers[k], cfg->seed, RNG_SAMPLER,
+                            (uint64_t)k)) {
             free(links);
             return sim_err_set(err, SIM_ENOMEM, "out of memory");
         }
