@@ -1071,6 +1071,20 @@ static int need_step(net *n, double t)
     return 0;
 }
 
+/* Whether a route of at least one link crosses no link twice (shortest
+ * paths never do), so that a flow alone on it is limited by its smallest
+ * capacity, not by a share of one. */
+static int distinct_links(const int *route, int len)
+{
+    if (len < 1)
+        return 0;
+    for (int i = 1; i < len; i++)
+        for (int j = 0; j < i; j++)
+            if (route[i] == route[j])
+                return 0;
+    return 1;
+}
+
 /* New rates for the flows connected to the dirty links, and only those. */
 static void reshare(net *n, double now)
 {
@@ -1118,7 +1132,16 @@ static void reshare(net *n, double now)
         n->routes[i] = x->route;
         n->route_lens[i] = x->route_len;
     }
-    if (n->contention) {
+    if (n->contention && n_comp == 1 &&
+        distinct_links(n->routes[0], n->route_lens[0])) {
+        /* A flow alone (the commonest case: most messages are short and
+         * meet no other) gets what progressive filling would give it, the
+         * smallest capacity on its route, without the solver's setup. */
+        double r = INFINITY;
+        for (int k = 0; k < n->route_lens[0]; k++)
+            r = fmin(r, n->capacity[n->routes[0][k]]);
+        n->rates[0] = r;
+    } else if (n->contention) {
         maxmin_solve(&n->ws, n->capacity, (int)n_comp, n->routes, n->route_lens,
                      n->rates);
     } else {
