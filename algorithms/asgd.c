@@ -184,6 +184,11 @@ static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
 {
     if (m->kind == ALG_MSG_PARAMS) {
         int k = m->dst;
+        /* The worker's gradient row is cold (thousands of workers); fetch
+         * it while the mini-batch is drawn. */
+        const double *row = a->grads + (size_t)k * a->stride;
+        for (size_t i = 0; i < a->n; i += 8)
+            __builtin_prefetch(row + i, 1);
         size_t b = alg_ctx_sample_batch(ctx, k);
         alg_ctx_gradient(ctx, k, m->data, a->grads + (size_t)k * a->stride);
         alg_ctx_compute(ctx, k, b, m->tag);
