@@ -535,6 +535,7 @@ size_t alg_ctx_worker_rows(const alg_ctx *c, int k)
 
 size_t alg_ctx_sample_batch(alg_ctx *c, int k)
 {
+    wk_prefetch(&c->workers[k]);
     const cfg_experiment *cfg = c->cfg;
     int rc =
         cfg->batch.kind == CFG_BATCH_FRACTION
@@ -699,6 +700,25 @@ void alg_ctx_send(alg_ctx *c, int src, int dst, alg_msg_kind kind, int64_t tag,
 static void on_deliver(void *user, const net_msg *m)
 {
     alg_ctx *c = user;
+    /* With thousands of workers their state is cold: start fetching what
+     * the algorithm will likely touch (the receiver's sampler, the
+     * sender's staleness histogram) while this bookkeeping runs. */
+    if (m->dst < c->K) {
+        __builtin_prefetch(c->samplers[m->dst].state);
+        /* A worker's rows, when they are a few lines in all (many
+         * workers, a small data set): its mini-batch will read them. */
+        const gsl_matrix *X = c->data->train->X;
+        const double *p = X->data + c->row_begin[m->dst] * X->tda,
+                     *e = X->data + c->row_end[m->dst] * X->tda;
+        if (e - p <= 128)
+            for (; p < e; p += 8)
+                __builtin_prefetch(p);
+    }
+    if (m->src < c->K) {
+        __builtin_prefetch(&c->hist[m->src]);
+        __builtin_prefetch(&c->hist_len[m->src]);
+        __builtin_prefetch(&c->hist_cap[m->src]);
+    }
     double now = sim_loop_now(c->loop);
     double transit = now - m->sent_at;
     if (m->src < c->K)
