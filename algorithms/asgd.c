@@ -59,11 +59,16 @@ struct alg {
     int dc;
     int64_t version;
     double *w;
-    double *v;     /* momentum, n (NULL without) */
-    double *grads; /* K x n: each worker's gradient in progress */
-    double *wbak;  /* K x n: the model last sent to each worker (DC only) */
+    double *v; /* momentum, n (NULL without) */
+    /* Worker k's rows start at k * stride, a whole number of cache lines:
+     * each is cold when touched, and a row of n doubles at any offset would
+     * straddle one line more. */
+    size_t stride;
+    double *grads; /* K rows: each worker's gradient in progress */
+    double *wbak;  /* K rows: the model last sent to each worker (DC only) */
     double *g;     /* n, scratch */
     int64_t *incarnation; /* [K] */
+    int recovered;        /* some incarnation is above 0 */
 };
 
 static void destroy(alg *a)
@@ -79,6 +84,12 @@ static void destroy(alg *a)
     free(a);
 }
 
+static double *aligned_rows(size_t count)
+{
+    void *p = NULL;
+    return posix_memalign(&p, 64, count * sizeof(double)) ? NULL : p;
+}
+
 static int create_common(alg **out, alg_ctx *ctx, int dc, sim_err *err)
 {
     const cfg_experiment *cfg = alg_ctx_config(ctx);
@@ -92,11 +103,12 @@ static int create_common(alg **out, alg_ctx *ctx, int dc, sim_err *err)
     a->dc = dc;
     a->mu = dc ? 0 : alg_ctx_param(ctx, "momentum");
     a->lambda = dc ? alg_ctx_param(ctx, "lambda") : 0;
-    size_t kn = (size_t)a->K * a->n;
+    a->stride = (a->n + 7) / 8 * 8;
+    size_t kn = (size_t)a->K * a->stride;
     a->w = malloc(a->n * sizeof *a->w);
     a->v = a->mu > 0 ? calloc(a->n, sizeof *a->v) : NULL;
-    a->grads = malloc(kn * sizeof *a->grads);
-    a->wbak = dc ? malloc(kn * sizeof *a->wbak) : NULL;
+    a->grads = aligned_rows(kn);
+    a->wbak = dc ? aligned_rows(kn) : NULL;
     a->g = malloc(a->n * sizeof *a->g);
     a->incarnation = calloc((size_t)a->K, sizeof *a->incarnation);
     if (!a->w || (a->mu > 0 && !a->v) || !a->grads || (dc && !a->wbak) ||
@@ -119,12 +131,19 @@ static int create_dcasgd(alg **out, alg_ctx *ctx, sim_err *err)
     return create_common(out, ctx, 1, err);
 }
 
+/* Before any recovery every incarnation is 0: the worker's entry, a cache
+ * miss with many workers, need not be read. */
+static int64_t incarnation(const alg *a, int k)
+{
+    return a->recovered ? a->incarnation[k] : 0;
+}
+
 static void send_model(alg *a, alg_ctx *ctx, int k)
 {
     if (a->dc)
-        memcpy(a->wbak + (size_t)k * a->n, a->w, a->n * sizeof *a->w);
+        memcpy(a->wbak + (size_t)k * a->stride, a->w, a->n * sizeof *a->w);
     alg_ctx_send(ctx, alg_ctx_server(ctx), k, ALG_MSG_PARAMS,
-                 a->incarnation[k] << VERSION_BITS | a->version, a->w, a->n);
+                 incarnation(a, k) << VERSION_BITS | a->version, a->w, a->n);
 }
 
 static void start(alg *a, alg_ctx *ctx)
@@ -137,14 +156,14 @@ static void start(alg *a, alg_ctx *ctx)
 static void on_compute_done(alg *a, alg_ctx *ctx, int k, int64_t tag)
 {
     alg_ctx_send(ctx, k, alg_ctx_server(ctx), ALG_MSG_GRAD, tag,
-                 a->grads + (size_t)k * a->n, a->n);
+                 a->grads + (size_t)k * a->stride, a->n);
 }
 
 static void apply(alg *a, int k, const double *grad)
 {
     const double *g = grad;
     if (a->dc) {
-        const double *bak = a->wbak + (size_t)k * a->n;
+        const double *bak = a->wbak + (size_t)k * a->stride;
         for (size_t i = 0; i < a->n; i++)
             a->g[i] =
                 grad[i] + a->lambda * grad[i] * grad[i] * (a->w[i] - bak[i]);
@@ -165,8 +184,13 @@ static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
 {
     if (m->kind == ALG_MSG_PARAMS) {
         int k = m->dst;
+        /* The worker's gradient row is cold (thousands of workers); fetch
+         * it while the mini-batch is drawn. */
+        const double *row = a->grads + (size_t)k * a->stride;
+        for (size_t i = 0; i < a->n; i += 8)
+            __builtin_prefetch(row + i, 1);
         size_t b = alg_ctx_sample_batch(ctx, k);
-        alg_ctx_gradient(ctx, k, m->data, a->grads + (size_t)k * a->n);
+        alg_ctx_gradient(ctx, k, m->data, a->grads + (size_t)k * a->stride);
         alg_ctx_compute(ctx, k, b, m->tag);
         return;
     }
@@ -181,13 +205,14 @@ static void on_message(alg *a, alg_ctx *ctx, const alg_msg *m)
     alg_ctx_evaluate(ctx, a->version, a->w, last);
     if (last)
         alg_ctx_finish(ctx);
-    else if ((m->tag >> VERSION_BITS) == a->incarnation[k])
+    else if ((m->tag >> VERSION_BITS) == incarnation(a, k))
         send_model(a, ctx, k);
 }
 
 static void on_recover(alg *a, alg_ctx *ctx, int k)
 {
     a->incarnation[k]++;
+    a->recovered = 1;
     if (a->version < a->updates)
         send_model(a, ctx, k);
 }

@@ -17,25 +17,23 @@ int wk_init(wk_worker *w, int id, const wk_params *p, uint64_t master_seed)
     w->id = id;
     w->p = *p;
     w->trace_factor = 1;
-    w->straggler_rng =
-        rng_stream_create(master_seed, RNG_STRAGGLER, (uint64_t)id);
-    if (!w->straggler_rng)
+    if (rng_stream_init(&w->straggler_rng, master_seed, RNG_STRAGGLER,
+                        (uint64_t)id))
         return -1;
     if (slow_enabled(&p->slow)) {
-        w->slow_rng = rng_stream_create(master_seed, RNG_STRAGGLER,
-                                        WK_SLOW_STREAM_BASE + (uint64_t)id);
-        if (!w->slow_rng)
+        if (rng_stream_init(&w->slow_rng, master_seed, RNG_STRAGGLER,
+                            WK_SLOW_STREAM_BASE + (uint64_t)id))
             return -1;
-        w->period_end = gsl_ran_exponential(w->slow_rng, p->slow.mean_normal_s);
+        w->period_end =
+            gsl_ran_exponential(&w->slow_rng, p->slow.mean_normal_s);
     }
     return 0;
 }
 
 void wk_deinit(wk_worker *w)
 {
-    gsl_rng_free(w->straggler_rng);
-    gsl_rng_free(w->slow_rng);
-    w->straggler_rng = w->slow_rng = NULL;
+    rng_stream_deinit(&w->straggler_rng);
+    rng_stream_deinit(&w->slow_rng);
 }
 
 double wk_delay_draw(const wk_delay_params *d, gsl_rng *r)
@@ -74,8 +72,8 @@ static void slow_advance(wk_worker *w, double t)
     while (t >= w->period_end) {
         w->slow = !w->slow;
         w->period_start = w->period_end;
-        w->period_end +=
-            gsl_ran_exponential(w->slow_rng, w->slow ? w->p.slow.mean_slow_s
+        w->period_end += gsl_ran_exponential(&w->slow_rng,
+                                             w->slow ? w->p.slow.mean_slow_s
                                                      : w->p.slow.mean_normal_s);
     }
 }
@@ -105,9 +103,9 @@ double wk_step_seconds(wk_worker *w, size_t n_samples, double start)
             ? (double)n_samples * p->seconds_per_sample
             : (double)n_samples * p->flops_per_sample / p->flops_per_second;
     double t = base / p->speed * p->slowdown * w->trace_factor;
-    if (w->slow_rng && t > 0)
+    if (w->slow_rng.state && t > 0)
         t = stretched(w, start, t);
-    t += wk_delay_draw(&p->delay, w->straggler_rng) + w->trace_extra_s;
+    t += wk_delay_draw(&p->delay, &w->straggler_rng) + w->trace_extra_s;
     w->trace_extra_s = 0;
     return t;
 }

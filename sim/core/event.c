@@ -60,6 +60,15 @@ struct sim_loop {
     heap_key *heap_mem; /* what was allocated */
     size_t heap_len, heap_cap;
 
+    /* Events scheduled with no delay, in scheduling order: a ring of
+     * heap_cap keys, all at time `now` and hence in (time, seq) order
+     * already. A delay of 0 is how a component asks to act later in the
+     * same instant (the network batches the sends of one instant so), and
+     * such an event would otherwise be sifted up to the root and back down
+     * through the whole heap, the bottom levels of which are cold. */
+    heap_key *now_q;
+    size_t now_head, now_len;
+
     slot *slots;
     size_t slots_cap;
     uint32_t free_head; /* UINT32_MAX when empty */
@@ -88,12 +97,18 @@ void sim_loop_destroy(sim_loop *loop)
 {
     if (!loop)
         return;
-    for (size_t i = 0; i < loop->heap_len; i++) {
-        slot *s = &loop->slots[loop->heap[i].key & SLOT_MASK];
+    for (size_t i = 0; i < loop->heap_len + loop->now_len; i++) {
+        const heap_key *k =
+            i < loop->heap_len
+                ? &loop->heap[i]
+                : &loop->now_q[(loop->now_head + i - loop->heap_len) &
+                               (loop->heap_cap - 1)];
+        slot *s = &loop->slots[k->key & SLOT_MASK];
         if (s->fn && s->free_fn && s->ptr)
             s->free_fn(s->ptr);
     }
     free(loop->heap_mem);
+    free(loop->now_q);
     free(loop->slots);
     free(loop);
 }
@@ -104,7 +119,7 @@ double sim_loop_now(const sim_loop *loop)
 }
 size_t sim_loop_pending(const sim_loop *loop)
 {
-    return loop->heap_len;
+    return loop->heap_len + loop->now_len;
 }
 uint64_t sim_loop_dispatched(const sim_loop *loop)
 {
@@ -155,6 +170,16 @@ static int grow(sim_loop *loop)
     free(loop->heap_mem);
     loop->heap_mem = h;
     loop->heap = h + HEAP_PAD;
+    /* Every pending event holds a slot, so cap keys always suffice; cap is
+     * a power of two, so the ring wraps with a mask. */
+    heap_key *q = malloc(cap * sizeof *q);
+    if (!q)
+        return -1;
+    for (size_t i = 0; i < loop->now_len; i++)
+        q[i] = loop->now_q[(loop->now_head + i) & (loop->heap_cap - 1)];
+    free(loop->now_q);
+    loop->now_q = q;
+    loop->now_head = 0;
     loop->heap_cap = cap;
     /* Chain the new slots so that lower indices are handed out first. */
     for (size_t i = cap; i-- > loop->slots_cap;) {
@@ -180,12 +205,23 @@ static void sift_up(heap_key *h, size_t i, heap_key k)
 
 /* Fills the hole at the root with k, moving smallest children up. A full
  * set of children is compared as a tournament of bitwise comparisons
- * (pairs, then winners), with no data-dependent branch until the end. */
+ * (pairs, then winners), with no data-dependent branch until the end.
+ * Which line the next level reads depends on this level's comparisons, so
+ * the lower, cold levels would cost one cache miss after another; the
+ * grandchildren of a node are the next four lines (children of adjacent
+ * siblings are adjacent), all fetched at once instead. */
 static void sift_down(heap_key *h, size_t n, heap_key k)
 {
     size_t i = 0;
     for (;;) {
         size_t c = ARITY * i + 1, m;
+        size_t g = ARITY * c + 1;
+        if (g < n) {
+            __builtin_prefetch(&h[g]);
+            __builtin_prefetch(&h[g + 4]);
+            __builtin_prefetch(&h[g + 8]);
+            __builtin_prefetch(&h[g + 12]);
+        }
         if (c + ARITY <= n) {
             size_t a = c + (size_t)key_less(&h[c + 1], &h[c]);
             size_t b = c + 2 + (size_t)key_less(&h[c + 3], &h[c + 2]);
@@ -229,7 +265,11 @@ sim_event_id sim_loop_schedule_owned(sim_loop *loop, double delay_s,
     s->seq = seq;
 
     heap_key k = {.time = time_bits(t), .key = (seq << SLOT_BITS) | idx};
-    sift_up(loop->heap, loop->heap_len++, k);
+    if (t == loop->now)
+        loop->now_q[(loop->now_head + loop->now_len++) & (loop->heap_cap - 1)] =
+            k;
+    else
+        sift_up(loop->heap, loop->heap_len++, k);
     return k.key;
 }
 
@@ -259,13 +299,16 @@ uint64_t sim_loop_run(sim_loop *loop, double until_s)
 {
     uint64_t fired = 0;
     loop->stopped = 0;
-    while (loop->heap_len > 0 && !loop->stopped) {
-        heap_key top = loop->heap[0];
+    while (loop->heap_len + loop->now_len > 0 && !loop->stopped) {
+        /* The next event is the earlier of the heap's top and the queue's
+         * head, by (time, seq) as everywhere. */
+        int from_q = loop->now_len > 0 &&
+                     (loop->heap_len == 0 ||
+                      key_less(&loop->now_q[loop->now_head], &loop->heap[0]));
+        heap_key top = from_q ? loop->now_q[loop->now_head] : loop->heap[0];
         double time = bits_time(top.time);
         if (time > until_s)
             break;
-        if (--loop->heap_len > 0)
-            sift_down(loop->heap, loop->heap_len, loop->heap[loop->heap_len]);
 
         uint32_t idx = (uint32_t)(top.key & SLOT_MASK);
         slot *s = &loop->slots[idx];
@@ -275,6 +318,20 @@ uint64_t sim_loop_run(sim_loop *loop, double until_s)
         s->seq = 0;
         s->next_free = loop->free_head;
         loop->free_head = idx;
+        /* A payload (a message in flight, say) was written long ago: fetch
+         * it while the heap is repaired. */
+        if (ev.ptr)
+            __builtin_prefetch(ev.ptr);
+
+        if (from_q) {
+            loop->now_head = (loop->now_head + 1) & (loop->heap_cap - 1);
+            loop->now_len--;
+        } else if (--loop->heap_len > 0) {
+            sift_down(loop->heap, loop->heap_len, loop->heap[loop->heap_len]);
+            /* The new top is most likely the next event to fire, and its
+             * body was written long ago: fetch it while this one runs. */
+            __builtin_prefetch(&loop->slots[loop->heap[0].key & SLOT_MASK]);
+        }
         if (!fn)
             continue;
 

@@ -4,10 +4,12 @@
  * seq being a counter taken when the event is scheduled, so events at equal
  * times fire in the order they were scheduled and a run is deterministic.
  *
- * The queue is a 4-ary min-heap of 16-byte keys; event bodies live in a slot
- * array recycled through a free list, so the steady state allocates nothing.
- * Both arrays only grow (by doubling) while the number of pending events
- * reaches a new high.
+ * The queue is a 4-ary min-heap of 16-byte keys, plus a FIFO ring for events
+ * scheduled at the current instant (no delay), which are in (time, seq)
+ * order as they come; the loop fires the earlier of the two heads. Event
+ * bodies live in a slot array recycled through a free list, so the steady
+ * state allocates nothing. The arrays only grow (by doubling) while the
+ * number of pending events reaches a new high.
  *
  * Ownership: the loop borrows `obj` and `ptr`; it never frees them. An event
  * that owns its payload must be given a free_fn, which the loop calls if the

@@ -32,6 +32,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,23 +62,33 @@ typedef int (*route_fn)(net *n, int src, int dst, int *out, int cap);
 
 typedef struct xfer xfer;
 
+/* What a message touches on the links of its route comes first: a
+ * worker's own links are cold whenever it sends (thousands of others have
+ * sent since), and these 128 bytes are two lines that the hardware fetches
+ * as a pair (the array is 128-byte aligned), where the fields in any
+ * order spread over four or five. */
+#define FLOWS_INLINE 2
 typedef struct link_state {
-    double latency_s;
-    double bandwidth_Bps;
-    int up;
-    int from, to; /* nodes; -1 for the star's switch */
+    _Alignas(128) double latency_s;
+    double cap; /* n->capacity[this link], read here where it is cheap */
+    net__claim *claim;
+    xfer *member;
+    xfer **flows; /* flows_inline, or a heap block once more are needed */
+    int n_flows, flows_cap;
+    int has_group;
+    int dirty;
     uint64_t bytes;
     /* Utilisation, valid as of acc_t: carried bytes and busy time. */
     double carried, busy_s, acc_t;
-    double load; /* sum of the rates of its flows */
-    xfer **flows;
-    int n_flows, flows_cap;
+    double load;   /* sum of the rates of its flows */
     uint64_t mark; /* component search stamp */
-    int dirty;
-    net__claim *claim;
+    xfer *flows_inline[FLOWS_INLINE];
+
+    double bandwidth_Bps;
+    int up;
+    int from, to; /* nodes; -1 for the star's switch */
     /* A shared-bottleneck group hosted by this link (see group_form), and,
-     * for a link private to a group member, that member. */
-    int has_group;
+     * for a link private to a group member (`member` above), that member. */
     double g_v;    /* bytes sent by every member since the group formed */
     double g_t;    /* time g_v is valid for */
     double g_rate; /* every member's rate: capacity / members */
@@ -85,9 +96,12 @@ typedef struct link_state {
     xfer **g_heap; /* members by (vfinish, seq) */
     size_t g_len, g_cap;
     xfer *g_listed; /* the member in the finish heap */
-    xfer *member;
     char name[32];
 } link_state;
+
+_Static_assert(offsetof(link_state, bandwidth_Bps) <= 128,
+               "a message's fields fit in two lines");
+_Static_assert(sizeof(link_state) % 128 == 0, "links stay aligned");
 
 struct xfer {
     net_msg msg;
@@ -758,7 +772,7 @@ static int group_join(net *n, xfer *x, double now)
         }
         if (l->n_flows != 1 || l->member)
             return 0;
-        p = fmin(p, n->capacity[x->route[k]]);
+        p = fmin(p, l->cap);
     }
     if (cl < 0)
         return 0;
@@ -933,8 +947,15 @@ static int reserve_flow(net *n, const int *route, int len)
     for (int k = 0; k < len; k++) {
         link_state *l = &n->links[route[k]];
         if (l->n_flows == l->flows_cap) {
-            int cap = l->flows_cap ? 2 * l->flows_cap : 4;
-            xfer **p = realloc(l->flows, (size_t)cap * sizeof *p);
+            int cap = 2 * l->flows_cap;
+            xfer **p;
+            if (l->flows == l->flows_inline) {
+                p = malloc((size_t)cap * sizeof *p);
+                if (p)
+                    memcpy(p, l->flows, (size_t)l->n_flows * sizeof *p);
+            } else {
+                p = realloc(l->flows, (size_t)cap * sizeof *p);
+            }
             if (!p)
                 return SIM_ENOMEM;
             l->flows = p;
@@ -977,6 +998,24 @@ static int reserve_flow(net *n, const int *route, int len)
 
 static void on_step(sim_loop *loop, const sim_event *ev);
 
+static int star_route(net *n, int src, int dst, int *out, int cap);
+
+/* Starts fetching what a send from src to dst reads first, its links'
+ * state, which with thousands of nodes is cold. Only where a route is
+ * arithmetic (the star): a graph's route may still have to be built.
+ * Changes nothing. */
+static void prefetch_route(const net *n, int src, int dst)
+{
+    if (n->route != star_route || src < 0 || src >= n->n_nodes || dst < 0 ||
+        dst >= n->n_nodes)
+        return;
+    const link_state *up = &n->links[2 * src], *down = &n->links[2 * dst + 1];
+    __builtin_prefetch(up);
+    __builtin_prefetch((const char *)up + 64);
+    __builtin_prefetch(down);
+    __builtin_prefetch((const char *)down + 64);
+}
+
 static void on_deliver(sim_loop *loop, const sim_event *ev)
 {
     (void)loop;
@@ -989,6 +1028,9 @@ static void on_deliver(sim_loop *loop, const sim_event *ev)
     xfer_put(n, x);
     n->received[m.dst] += m.bytes;
     n->in_flight--;
+    /* A delivery is often answered at once (a pull after a push), over
+     * links idle, and so cold, since the last message. */
+    prefetch_route(n, m.dst, m.src);
     if (fn)
         fn(user, &m);
 }
@@ -1050,6 +1092,20 @@ static int need_step(net *n, double t)
     return 0;
 }
 
+/* Whether a route of at least one link crosses no link twice (shortest
+ * paths never do), so that a flow alone on it is limited by its smallest
+ * capacity, not by a share of one. */
+static int distinct_links(const int *route, int len)
+{
+    if (len < 1)
+        return 0;
+    for (int i = 1; i < len; i++)
+        for (int j = 0; j < i; j++)
+            if (route[i] == route[j])
+                return 0;
+    return 1;
+}
+
 /* New rates for the flows connected to the dirty links, and only those. */
 static void reshare(net *n, double now)
 {
@@ -1097,7 +1153,16 @@ static void reshare(net *n, double now)
         n->routes[i] = x->route;
         n->route_lens[i] = x->route_len;
     }
-    if (n->contention) {
+    if (n->contention && n_comp == 1 &&
+        distinct_links(n->routes[0], n->route_lens[0])) {
+        /* A flow alone (the commonest case: most messages are short and
+         * meet no other) gets what progressive filling would give it, the
+         * smallest capacity on its route, without the solver's setup. */
+        double r = INFINITY;
+        for (int k = 0; k < n->route_lens[0]; k++)
+            r = fmin(r, n->capacity[n->routes[0][k]]);
+        n->rates[0] = r;
+    } else if (n->contention) {
         maxmin_solve(&n->ws, n->capacity, (int)n_comp, n->routes, n->route_lens,
                      n->rates);
     } else {
@@ -1228,7 +1293,11 @@ static net *net_create_links(sim_loop *loop, int n_nodes, int n_links,
     n->deliver = deliver;
     n->user = user;
     n->next_seq = 1;
-    n->links = calloc((size_t)n_links, sizeof *n->links);
+    void *mem = NULL;
+    if (posix_memalign(&mem, 128, (size_t)n_links * sizeof *n->links) == 0) {
+        n->links = mem;
+        memset(n->links, 0, (size_t)n_links * sizeof *n->links);
+    }
     n->capacity = malloc((size_t)n_links * sizeof *n->capacity);
     n->dirty = malloc((size_t)n_links * sizeof *n->dirty);
     n->lqueue = malloc((size_t)n_links * sizeof *n->lqueue);
@@ -1246,7 +1315,9 @@ static net *net_create_links(sim_loop *loop, int n_nodes, int n_links,
         l->up = 1;
         l->from = l->to = -1;
         l->acc_t = now;
-        n->capacity[i] = links[i].bandwidth_Bps;
+        l->flows = l->flows_inline;
+        l->flows_cap = FLOWS_INLINE;
+        n->capacity[i] = l->cap = links[i].bandwidth_Bps;
         snprintf(l->name, sizeof l->name, "link%d", i);
     }
     return n;
@@ -1624,7 +1695,8 @@ void net_destroy(net *n)
     ws_deinit(&n->ws);
     if (n->links)
         for (int l = 0; l < n->n_links; l++) {
-            free(n->links[l].flows);
+            if (n->links[l].flows != n->links[l].flows_inline)
+                free(n->links[l].flows);
             free(n->links[l].g_heap);
         }
     free(n->links);
@@ -1688,7 +1760,7 @@ static int start(net *n, xfer *x, double remaining, double propagate_s,
     for (int k = 0; k < x->route_len; k++) {
         const link_state *l = &n->links[x->route[k]];
         latency += l->latency_s;
-        bottleneck = fmin(bottleneck, n->capacity[x->route[k]]);
+        bottleneck = fmin(bottleneck, l->cap);
     }
     x->latency_s = latency;
     x->remaining = remaining;
@@ -1826,7 +1898,7 @@ static int set_capacity(net *n, int l, double bandwidth, int up)
     }
     s->bandwidth_Bps = bandwidth;
     s->up = up;
-    n->capacity[l] = cap;
+    n->capacity[l] = s->cap = cap;
     return 0;
 }
 

@@ -314,7 +314,7 @@ struct alg_ctx {
 
     wk_worker *workers;          /* [K] */
     ml_batch *batches;           /* [K] */
-    gsl_rng **samplers;          /* [K] */
+    gsl_rng *samplers;           /* [K], held by value (rng_stream_init) */
     size_t *row_begin, *row_end; /* [K] each worker's training rows */
     gsl_rng *alg_rng;
 
@@ -540,13 +540,14 @@ size_t alg_ctx_worker_rows(const alg_ctx *c, int k)
 
 size_t alg_ctx_sample_batch(alg_ctx *c, int k)
 {
+    wk_prefetch(&c->workers[k]);
     const cfg_experiment *cfg = c->cfg;
     int rc =
         cfg->batch.kind == CFG_BATCH_FRACTION
             ? ml_batch_bernoulli(&c->batches[k], c->row_begin[k], c->row_end[k],
-                                 cfg->batch.fraction, c->samplers[k])
+                                 cfg->batch.fraction, &c->samplers[k])
             : ml_batch_fixed(&c->batches[k], c->row_begin[k], c->row_end[k],
-                             (size_t)cfg->batch.size, c->samplers[k]);
+                             (size_t)cfg->batch.size, &c->samplers[k]);
     if (rc)
         SIM_PANIC("out of memory drawing a mini-batch");
     return c->batches[k].n;
@@ -704,6 +705,25 @@ void alg_ctx_send(alg_ctx *c, int src, int dst, alg_msg_kind kind, int64_t tag,
 static void on_deliver(void *user, const net_msg *m)
 {
     alg_ctx *c = user;
+    /* With thousands of workers their state is cold: start fetching what
+     * the algorithm will likely touch (the receiver's sampler, the
+     * sender's staleness histogram) while this bookkeeping runs. */
+    if (m->dst < c->K) {
+        __builtin_prefetch(c->samplers[m->dst].state);
+        /* A worker's rows, when they are a few lines in all (many
+         * workers, a small data set): its mini-batch will read them. */
+        const gsl_matrix *X = c->data->train->X;
+        const double *p = X->data + c->row_begin[m->dst] * X->tda,
+                     *e = X->data + c->row_end[m->dst] * X->tda;
+        if (e - p <= 128)
+            for (; p < e; p += 8)
+                __builtin_prefetch(p);
+    }
+    if (m->src < c->K) {
+        __builtin_prefetch(&c->hist[m->src]);
+        __builtin_prefetch(&c->hist_len[m->src]);
+        __builtin_prefetch(&c->hist_cap[m->src]);
+    }
     double now = sim_loop_now(c->loop);
     double transit = now - m->sent_at;
     if (m->src < c->K)
@@ -1229,7 +1249,7 @@ static void ctx_deinit(alg_ctx *c)
     for (int k = 0; c->batches && k < c->K; k++)
         ml_batch_deinit(&c->batches[k]);
     for (int k = 0; c->samplers && k < c->K; k++)
-        gsl_rng_free(c->samplers[k]);
+        rng_stream_deinit(&c->samplers[k]);
     for (int k = 0; c->crash_rngs && k < c->K; k++)
         gsl_rng_free(c->crash_rngs[k]);
     for (int k = 0; c->hist && k < c->K; k++)
@@ -1366,8 +1386,9 @@ static int ctx_init(alg_ctx *c, const cfg_experiment *cfg, const alg_ops *ops,
                        .slowdown = cfg->cluster.slowdown[k],
                        .delay = delay,
                        .slow = slow};
-        c->samplers[k] = rng_stream_create(cfg->seed, RNG_SAMPLER, (uint64_t)k);
-        if (wk_init(&c->workers[k], k, &p, cfg->seed) || !c->samplers[k]) {
+        if (wk_init(&c->workers[k], k, &p, cfg->seed) ||
+            rng_stream_init(&c->samplers[k], cfg->seed, RNG_SAMPLER,
+                            (uint64_t)k)) {
             free(links);
             return sim_err_set(err, SIM_ENOMEM, "out of memory");
         }
