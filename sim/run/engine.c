@@ -1,5 +1,6 @@
 #include "engine.h"
 #include "evaluator.h"
+#include "staleness.h"
 
 #include <gsl/gsl_randist.h>
 #include <math.h>
@@ -347,12 +348,9 @@ struct alg_ctx {
      * neighbours are nbr[nbr_off[k] .. nbr_off[k + 1]), ascending. */
     int *nbr_off, *nbr;
 
-    /* Staleness histograms: worker k's bars, only those seen, appended
-     * unsorted and compacted now and then (see compact). Sparse, because
-     * with thousands of workers staleness spreads over thousands of values
-     * of which each worker sees few. */
-    db_staleness **hist;
-    size_t *hist_len, *hist_cap;
+    /* Staleness histograms: each worker's bars, only the values seen
+     * (staleness.h). */
+    st_hist *hist;
 };
 
 static int push_metric(alg_ctx *c, const db_metric *m)
@@ -706,8 +704,8 @@ static void on_deliver(void *user, const net_msg *m)
 {
     alg_ctx *c = user;
     /* With thousands of workers their state is cold: start fetching what
-     * the algorithm will likely touch (the receiver's sampler, the
-     * sender's staleness histogram) while this bookkeeping runs. */
+     * the algorithm will likely touch (the receiver's sampler and rows)
+     * while this bookkeeping runs. */
     if (m->dst < c->K) {
         __builtin_prefetch(c->samplers[m->dst].state);
         /* A worker's rows, when they are a few lines in all (many
@@ -718,11 +716,6 @@ static void on_deliver(void *user, const net_msg *m)
         if (e - p <= 128)
             for (; p < e; p += 8)
                 __builtin_prefetch(p);
-    }
-    if (m->src < c->K) {
-        __builtin_prefetch(&c->hist[m->src]);
-        __builtin_prefetch(&c->hist_len[m->src]);
-        __builtin_prefetch(&c->hist_cap[m->src]);
     }
     double now = sim_loop_now(c->loop);
     double transit = now - m->sent_at;
@@ -859,55 +852,12 @@ void alg_ctx_evaluate(alg_ctx *c, int64_t step, const double *w, int final)
                  (long long)step);
 }
 
-static int cmp_staleness(const void *a, const void *b)
-{
-    const db_staleness *x = a, *y = b;
-    return (x->staleness > y->staleness) - (x->staleness < y->staleness);
-}
-
-/* Sorts bars by staleness and merges equal ones; returns the new length.
- * Updates append bars unsorted (O(1) each) and this runs only when the
- * array is full, and again before the histogram is stored. */
-static size_t compact(db_staleness *h, size_t len)
-{
-    if (len == 0)
-        return 0;
-    qsort(h, len, sizeof *h, cmp_staleness);
-    size_t out = 0;
-    for (size_t i = 1; i < len; i++) {
-        if (h[i].staleness == h[out].staleness)
-            h[out].updates += h[i].updates;
-        else
-            h[++out] = h[i];
-    }
-    return out + 1;
-}
-
 void alg_ctx_count_update(alg_ctx *c, int k, int64_t staleness)
 {
     if (staleness < 0)
         SIM_PANIC("worker %d: negative staleness %lld", k,
                   (long long)staleness);
-    size_t len = c->hist_len[k];
-    db_staleness *h = c->hist[k];
-    if (len > 0 && h[len - 1].staleness == staleness) {
-        h[len - 1].updates++;
-    } else {
-        /* Full: compact, and grow unless that freed at least half. */
-        if (len == c->hist_cap[k]) {
-            len = compact(h, len);
-            if (len == 0 || len * 2 > c->hist_cap[k]) {
-                size_t cap = c->hist_cap[k] ? 2 * c->hist_cap[k] : 8;
-                h = realloc(h, cap * sizeof *h);
-                if (!h)
-                    SIM_PANIC("out of memory for the staleness histogram");
-                c->hist[k] = h;
-                c->hist_cap[k] = cap;
-            }
-        }
-        h[len++] = (db_staleness){.staleness = staleness, .updates = 1};
-        c->hist_len[k] = len;
-    }
+    st_hist_add(c->hist, k, staleness);
     wk_worker *w = &c->workers[k];
     w->updates++;
     w->staleness_sum += (double)staleness;
@@ -1252,13 +1202,9 @@ static void ctx_deinit(alg_ctx *c)
         rng_stream_deinit(&c->samplers[k]);
     for (int k = 0; c->crash_rngs && k < c->K; k++)
         gsl_rng_free(c->crash_rngs[k]);
-    for (int k = 0; c->hist && k < c->K; k++)
-        free(c->hist[k]);
-    free(c->hist);
+    st_hist_destroy(c->hist);
     free(c->nbr_off);
     free(c->nbr);
-    free(c->hist_len);
-    free(c->hist_cap);
     free(c->crash_rngs);
     free(c->crash_of);
     free(c->down);
@@ -1328,15 +1274,13 @@ static int ctx_init(alg_ctx *c, const cfg_experiment *cfg, const alg_ops *ops,
     c->crashed_at = calloc((size_t)c->K, sizeof *c->crashed_at);
     c->crash_of = calloc((size_t)c->K, sizeof *c->crash_of);
     c->crash_rngs = calloc((size_t)c->K, sizeof *c->crash_rngs);
-    c->hist = calloc((size_t)c->K, sizeof *c->hist);
-    c->hist_len = calloc((size_t)c->K, sizeof *c->hist_len);
-    c->hist_cap = calloc((size_t)c->K, sizeof *c->hist_cap);
+    c->hist = st_hist_create(c->K);
     out->entity_names = calloc((size_t)c->K + 1, sizeof *out->entity_names);
     net_link_cfg *links = calloc((size_t)c->K + 1, sizeof *links);
     if (!c->loop || !c->workers || !c->batches || !c->samplers ||
         !c->row_begin || !c->row_end || !c->alg_rng || !out->entity_names ||
         !links || !c->down || !c->epoch || !c->crashed_at || !c->crash_of ||
-        !c->crash_rngs || !c->hist || !c->hist_len || !c->hist_cap) {
+        !c->crash_rngs || !c->hist) {
         free(links);
         return sim_err_set(err, SIM_ENOMEM, "out of memory");
     }
@@ -1439,14 +1383,18 @@ static int collect_workers(alg_ctx *c)
         return -1;
     o->n_workers = (size_t)c->K;
     size_t total = 0;
-    for (int k = 0; k < c->K; k++)
-        total += c->hist_len[k] = compact(c->hist[k], c->hist_len[k]);
+    for (int k = 0; k < c->K; k++) {
+        const db_staleness *bars;
+        total += st_hist_bars(c->hist, k, &bars);
+    }
     o->staleness = calloc(total ? total : 1, sizeof *o->staleness);
     if (!o->staleness)
         return -1;
     size_t at = 0;
     for (int k = 0; k < c->K; k++) {
         const wk_worker *w = &c->workers[k];
+        const db_staleness *bars;
+        size_t n_bars = st_hist_bars(c->hist, k, &bars);
         double idle = o->sim_seconds - w->compute_s - w->comm_s;
         o->workers[k] = (db_worker){
             .worker = k,
@@ -1460,13 +1408,12 @@ static int collect_workers(alg_ctx *c)
                 w->updates ? w->staleness_sum / (double)w->updates : NAN,
             .max_staleness = w->staleness_max,
             .staleness = o->staleness + at,
-            .n_staleness = c->hist_len[k],
+            .n_staleness = n_bars,
             .label_rows = c->data->label_rows + (size_t)k * c->data->n_classes,
             .n_labels = c->data->n_classes};
-        if (c->hist_len[k])
-            memcpy(o->staleness + at, c->hist[k],
-                   c->hist_len[k] * sizeof *o->staleness);
-        at += c->hist_len[k];
+        if (n_bars)
+            memcpy(o->staleness + at, bars, n_bars * sizeof *o->staleness);
+        at += n_bars;
     }
     return 0;
 }

@@ -266,6 +266,10 @@ int rn_estimate_run(const cfg_experiment *cfg, const alg_ops *ops,
                        ? e->steps / (double)cfg->evaluation.every + 2
                        : 2;
     e->output_bytes = 2 * evals * sizeof(db_metric);
+    /* The staleness histograms' buffer: two 8-byte keys per update, up to
+     * 2^20 updates (staleness.c); at most one update per worker and step. */
+    double updates = e->steps * K;
+    e->output_bytes += 16 * (updates < 1048576.0 ? updates : 1048576.0);
     if (cfg->output.events)
         e->output_bytes += 2 * e->events * sizeof(db_event);
     e->base_bytes = BASE_BYTES;
