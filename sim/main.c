@@ -360,6 +360,7 @@ typedef struct opener {
     const char *path;
     db_run_info info;
     db_store *db;
+    size_t expected_metrics; /* the first run's, as estimated */
     int64_t run_id;
     int rc;
     sim_err err;
@@ -372,9 +373,21 @@ static void *open_and_begin(void *arg)
     o->rc = db_open_with(o->path, DB_OPEN_NEW_UNSYNCED, &o->db, &o->err);
     if (o->rc == 0)
         o->rc = db_run_begin(o->db, &o->info, &o->run_id, &o->err);
+    if (o->rc == 0)
+        o->rc = db_prepare_metrics(o->db, o->expected_metrics, &o->err);
     if (o->rc)
         atomic_store(&o->failed, 1);
     return NULL;
+}
+
+/* Metrics rows of a run that evaluates every N steps (and at the end);
+ * 0 when evaluation goes by simulated time, which says nothing in advance. */
+static size_t expected_metrics(const cfg_experiment *cfg)
+{
+    long every = cfg->evaluation.every;
+    if (every <= 0 || cfg->algorithm.rounds <= 0)
+        return 0;
+    return (size_t)(cfg->algorithm.rounds / every) + 1;
 }
 
 /* Opens the database into *db and runs jobs[0] into it. When the database
@@ -392,7 +405,8 @@ static int open_and_run_first(const cli *c, rn_job *jobs, int spare_core,
         return EXIT_INTERNAL;
     }
     opener op = {.path = c->out,
-                 .info = rn_job_info(&jobs[0], DTSIM_VERSION, json)};
+                 .info = rn_job_info(&jobs[0], DTSIM_VERSION, json),
+                 .expected_metrics = expected_metrics(jobs[0].cfg)};
     atomic_init(&op.failed, 0);
     pthread_t t;
     int threaded =

@@ -694,6 +694,25 @@ static int batch_stmt(db_store *s, batch_insert *b, int level,
     return SQLITE_OK;
 }
 
+int db_prepare_metrics(db_store *db, size_t n, sim_err *err)
+{
+    if (!db->db)
+        return 0; /* a sink prepares nothing */
+    size_t left = n;
+    for (int level = BATCH_LEVELS - 1; left > 0; level--) {
+        size_t k = (size_t)1 << level;
+        if (k > left)
+            continue;
+        sqlite3_stmt *st;
+        int rc = batch_stmt(db, &db->metrics, level, &st);
+        if (rc != SQLITE_OK)
+            return sim_err_set(err, SIM_EDB, "%s: %s", db->path,
+                               sqlite3_errmsg(db->db));
+        left -= left / k * k;
+    }
+    return 0;
+}
+
 /* Inserts n rows of row_size bytes each through b, 64 per step while that
  * many remain, then the rest in at most one step of each smaller power of
  * two. */
