@@ -914,6 +914,45 @@ static void flow_add(net *n, xfer *x)
     heap_insert(n, x);
 }
 
+/* Whether x would be alone on every link of its route, which crosses no
+ * link twice: then max-min sharing gives it the route's smallest capacity
+ * and changes no other flow's rate, so there is nothing to recompute. Most
+ * messages of a parameter-server run are short and meet no other. */
+static int alone(const net *n, const xfer *x)
+{
+    for (int k = 0; k < x->route_len; k++) {
+        const link_state *l = &n->links[x->route[k]];
+        if (l->n_flows != 0 || l->has_group || l->member || l->dirty)
+            return 0;
+        for (int j = 0; j < k; j++)
+            if (x->route[j] == x->route[k])
+                return 0;
+    }
+    return x->route_len > 0;
+}
+
+/* flow_add for a flow alone on its route (alone()): what a recomputation
+ * at this instant would set, without one. */
+static void flow_add_alone(net *n, xfer *x, double rate)
+{
+    double now = x->last_t;
+    for (int k = 0; k < x->route_len; k++) {
+        link_state *l = &n->links[x->route[k]];
+        x->slot[k] = l->n_flows;
+        l->flows[l->n_flows++] = x;
+        link_account(l, now);
+        l->load = rate;
+    }
+    x->seq = n->next_seq++;
+    x->rate = rate;
+    x->finish_s = now + x->remaining / rate;
+    x->glink = -1;
+    x->hpos = UNLISTED;
+    n->n_flows++;
+    n->route_total += (size_t)x->route_len;
+    heap_insert(n, x);
+}
+
 static void flow_remove(net *n, xfer *x)
 {
     int grouped = x->glink >= 0;
@@ -931,8 +970,16 @@ static void flow_remove(net *n, xfer *x)
                     break;
                 }
         }
-        if (!grouped)
+        if (grouped)
+            continue;
+        if (l->n_flows == 0 && !l->has_group && !l->member && !l->dirty) {
+            /* Left empty: all a recomputation would do is account for
+             * the load until now and clear it. */
+            link_account(l, sim_loop_now(n->loop));
+            l->load = 0.0;
+        } else {
             mark_dirty(n, x->route[k]);
+        }
     }
     if (!grouped)
         heap_delete(n, x);
@@ -1776,6 +1823,13 @@ static int start(net *n, xfer *x, double remaining, double propagate_s,
             propagate_s >= 0.0 ? propagate_s : latency + remaining / bottleneck;
         if (!schedule_delivery(n, x, delay))
             return SIM_ENOMEM;
+    } else if (bottleneck > 0.0 && alone(n, x)) {
+        int rc = reserve_flow(n, x->route, x->route_len);
+        if (rc == 0)
+            rc = need_step(n, x->last_t + remaining / bottleneck);
+        if (rc != 0)
+            return rc;
+        flow_add_alone(n, x, bottleneck);
     } else {
         int rc = reserve_flow(n, x->route, x->route_len);
         /* Rates change at the step, which first advances the other flows
