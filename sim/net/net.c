@@ -1272,8 +1272,19 @@ static void on_step(sim_loop *loop, const sim_event *ev)
         flow_remove(n, x);
         n->done[n_done++] = x;
     }
-    if (n_done > 1)
+    if (n_done > 16) {
         qsort(n->done, n_done, sizeof *n->done, by_seq);
+    } else {
+        /* Usually two to four, for which qsort's setup is most of the
+         * cost; sequence numbers are unique, so any sort gives one order. */
+        for (size_t i = 1; i < n_done; i++) {
+            xfer *x = n->done[i];
+            size_t j = i;
+            for (; j > 0 && n->done[j - 1]->seq > x->seq; j--)
+                n->done[j] = n->done[j - 1];
+            n->done[j] = x;
+        }
+    }
     for (size_t i = 0; i < n_done; i++) {
         xfer *x = n->done[i];
         x->remaining = 0.0;
