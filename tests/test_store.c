@@ -1038,29 +1038,3 @@ Test(db, metrics_prepared_ahead_are_written_the_same)
     free(want);
     db_close(s);
 }
-
-/* db_run_finish turns SQLite's foreign key checks off while it writes (it
- * checks the run itself) and back on after, whether it succeeds or not. */
-Test(db, foreign_keys_are_on_again_after_a_finish)
-{
-    db_store *s = open_ok(path);
-    db_run_info info = sample_info("fk");
-    int64_t id = begin_ok(s, &info);
-    sample_rows r = sample(1);
-    finish_ok(s, id, &r);
-    cr_assert(eq(i64, count(s, "PRAGMA foreign_keys"), 1));
-    sim_err err = {0};
-    cr_assert(eq(int,
-                 db_run_finish(s, id, &r.result, r.metrics, N_METRICS,
-                               r.workers, N_WORKERS, r.events, N_EVENTS, &err),
-                 SIM_EDB));
-    cr_assert(eq(i64, count(s, "PRAGMA foreign_keys"), 1));
-    /* And they hold: a metrics row of no run is refused. */
-    cr_assert(
-        ne(int,
-           sqlite3_exec(db_handle(s),
-                        "INSERT INTO metrics(run_id, step) VALUES(999, 1)",
-                        NULL, NULL, NULL),
-           SQLITE_OK));
-    db_close(s);
-}

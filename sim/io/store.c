@@ -32,7 +32,6 @@ struct db_store {
     sqlite3 *db;
     char *path; /* owned copy, for error messages */
     sqlite3_stmt *begin, *commit, *rollback;
-    sqlite3_stmt *fk_off, *fk_on;
     sqlite3_stmt *run_insert, *run_update;
     sqlite3_stmt *worker_one;
     batch_insert metrics, events;
@@ -351,8 +350,6 @@ static int prepare_all(db_store *s, sim_err *err)
         const char *sql;
     } list[] = {
         {&s->begin, "BEGIN IMMEDIATE"},
-        {&s->fk_off, "PRAGMA foreign_keys = OFF"},
-        {&s->fk_on, "PRAGMA foreign_keys = ON"},
         {&s->commit, "COMMIT"},
         {&s->rollback, "ROLLBACK"},
         {&s->run_insert, run_insert_sql},
@@ -509,10 +506,9 @@ void db_close(db_store *db)
 {
     if (!db)
         return;
-    sqlite3_stmt *all[] = {db->fk_off,     db->fk_on,      db->begin,
-                           db->commit,     db->rollback,   db->run_insert,
-                           db->run_update, db->worker_one, db->staleness_one,
-                           db->label_one,  db->link_one};
+    sqlite3_stmt *all[] = {db->begin,         db->commit,     db->rollback,
+                           db->run_insert,    db->run_update, db->worker_one,
+                           db->staleness_one, db->label_one,  db->link_one};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]); /* NULL-safe */
     for (int l = 0; l < BATCH_LEVELS; l++) {
@@ -888,25 +884,17 @@ int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
     }
 
     int code;
-    /* The status row goes first: it rejects an unknown or already finished
-     * run before any row is written, with a clearer message than the
-     * foreign key would give. Every row written after it belongs to that
-     * run, so SQLite's own foreign key check, a search of runs per row
-     * (a seventh of writing 1500 metrics rows), is off meanwhile. The
-     * setting can change only outside a transaction; a batch's writer
-     * turns it off for the batch (the sweep). */
-    if (!db->in_batch)
-        (void)step_once(db->fk_off);
     int rc = db->in_batch ? SQLITE_OK : step_once(db->begin);
     if (rc != SQLITE_OK)
         goto fail;
+    /* The status row goes first: it rejects an unknown or already finished
+     * run before any row is written, with a clearer message than the
+     * foreign key would give. */
     if ((rc = put_result(db, run_id, res)) != SQLITE_OK)
         goto fail;
     if (sqlite3_changes(db->db) != 1) {
-        if (!db->in_batch) {
+        if (!db->in_batch)
             rollback(db);
-            (void)step_once(db->fk_on);
-        }
         return sim_err_set(err, SIM_EDB,
                            "%s: run %lld is not running (no such run, or "
                            "already finished)",
@@ -929,17 +917,13 @@ int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
         goto fail;
     if (!db->in_batch && (rc = step_once(db->commit)) != SQLITE_OK)
         goto fail;
-    if (!db->in_batch)
-        (void)step_once(db->fk_on);
     return 0;
 
 fail:
     /* The message first: ROLLBACK replaces SQLite's error text. */
     code = sim_err_set(err, SIM_EDB, "%s: cannot write run %lld: %s", db->path,
                        (long long)run_id, sqlite3_errmsg(db->db));
-    if (!db->in_batch) {
+    if (!db->in_batch)
         rollback(db);
-        (void)step_once(db->fk_on);
-    }
     return code;
 }
