@@ -218,6 +218,18 @@ __attribute__((target("avx"))) static void axpy4_avx(double *g,
     for (size_t l = 0; l < 4; l++)
         cv[l] = (v4d){c[l], c[l], c[l], c[l]};
     size_t j = 0;
+    if (len == 4) {
+        /* The common block, unrolled: the row loop's overhead was as much
+         * as its arithmetic. */
+        for (; j + 4 <= d; j += 4) {
+            v4d a = *(v4d *)(g + j);
+            a += cv[0] * *(const v4d *)(x[0] + j);
+            a += cv[1] * *(const v4d *)(x[1] + j);
+            a += cv[2] * *(const v4d *)(x[2] + j);
+            a += cv[3] * *(const v4d *)(x[3] + j);
+            *(v4d *)(g + j) = a;
+        }
+    }
     for (; j + 4 <= d; j += 4) {
         v4d a = *(v4d *)(g + j);
         for (size_t l = 0; l < len; l++)
