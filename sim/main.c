@@ -391,9 +391,9 @@ static size_t expected_metrics(const cfg_experiment *cfg)
 }
 
 /* Opens the database into *db and runs jobs[0] into it. When the database
- * cannot be had, *db is NULL and the return value is the exit code, the
- * error already printed; otherwise *db is open and the return value is
- * rn_job_store's. */
+ * cannot be had, *db is NULL and the return value is the exit code, with
+ * the error in *err (not yet printed); otherwise *db is open and the
+ * return value is rn_job_store's. */
 static int open_and_run_first(const cli *c, rn_job *jobs, int spare_core,
                               const char *trace, eng_hooks *hooks,
                               db_store **db, rn_summary *sum, sim_err *err)
@@ -401,7 +401,7 @@ static int open_and_run_first(const cli *c, rn_job *jobs, int spare_core,
     *db = NULL;
     char *json = cfg_experiment_to_json(jobs[0].cfg);
     if (!json) {
-        fputs("dtsim: out of memory\n", stderr);
+        sim_err_set(err, SIM_ENOMEM, "out of memory");
         return EXIT_INTERNAL;
     }
     opener op = {.path = c->out,
@@ -427,7 +427,8 @@ static int open_and_run_first(const cli *c, rn_job *jobs, int spare_core,
         if (ran)
             eng_output_free(&res.out);
         db_close(op.db);
-        return fail(&op.err);
+        *err = op.err;
+        return exit_code_for(err->code);
     }
     *db = op.db;
     return rn_job_store(&jobs[0], *db, op.run_id, &res, trace, sum, err);
@@ -486,6 +487,7 @@ static int cmd_run(int argc, char **argv)
                 if (progress)
                     progress_end(NULL, 0, c.n_configs, trace);
                 free(trace);
+                fprintf(stderr, "dtsim: %s\n", err.msg);
                 rc = run_rc;
                 goto done;
             }
