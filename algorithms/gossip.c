@@ -16,12 +16,10 @@ void gossip_graph_free(gossip_graph *g)
     g->off = g->adj = NULL;
 }
 
-int gossip_graph_lists(gossip_graph *g, int K, const int *const *nbr,
-                       const int *deg)
+/* Room for K nodes and total adjacency entries; -1 (g empty) when out of
+ * memory. */
+static int graph_alloc(gossip_graph *g, int K, size_t total)
 {
-    size_t total = 0;
-    for (int k = 0; k < K; k++)
-        total += (size_t)deg[k];
     g->K = K;
     g->off = calloc((size_t)K + 1, sizeof *g->off);
     g->adj = malloc((total ? total : 1) * sizeof *g->adj);
@@ -29,6 +27,17 @@ int gossip_graph_lists(gossip_graph *g, int K, const int *const *nbr,
         gossip_graph_free(g);
         return -1;
     }
+    return 0;
+}
+
+int gossip_graph_lists(gossip_graph *g, int K, const int *const *nbr,
+                       const int *deg)
+{
+    size_t total = 0;
+    for (int k = 0; k < K; k++)
+        total += (size_t)deg[k];
+    if (graph_alloc(g, K, total))
+        return -1;
     int at = 0;
     for (int k = 0; k < K; k++) {
         int start = at;
@@ -52,13 +61,8 @@ static int graph_by(gossip_graph *g, int K, int (*pick)(int, int, int))
     for (int k = 0; k < K; k++)
         for (int j = 0; j < K; j++)
             total += j != k && pick(K, k, j);
-    g->K = K;
-    g->off = calloc((size_t)K + 1, sizeof *g->off);
-    g->adj = malloc((total ? total : 1) * sizeof *g->adj);
-    if (!g->off || !g->adj) {
-        gossip_graph_free(g);
+    if (graph_alloc(g, K, total))
         return -1;
-    }
     int at = 0;
     for (int k = 0; k < K; k++) {
         g->off[k] = at;

@@ -60,6 +60,15 @@ static const char usage_main[] =
     "\n"
     "exit status: 0 success, 2 bad input, 1 internal or I/O error\n";
 
+/* The resource-limit options, which run and check share. */
+#define LIMIT_OPTIONS_HELP                                                     \
+    "  --max-memory SIZE   refuse a run estimated to need more memory "        \
+    "(e.g. 512MB,\n"                                                           \
+    "                      4GiB; default half the physical memory)\n"          \
+    "  --force             run even a config estimated at more than 1e10 "     \
+    "events\n"                                                                 \
+    "                      (hours to days of computing)\n"
+
 static const char usage_run[] =
     "usage: dtsim run CONFIG... [--out DB] [--seed N] [--set PATH=VALUE]... "
     "[--trace FILE]\n"
@@ -86,13 +95,7 @@ static const char usage_run[] =
     "                      extension, one file per config in order\n"
     "  --quiet             print nothing on success (on a terminal, run "
     "prints a\n"
-    "                      line per run as it goes)\n"
-    "  --max-memory SIZE   refuse a run estimated to need more memory "
-    "(e.g. 512MB,\n"
-    "                      4GiB; default half the physical memory)\n"
-    "  --force             run even a config estimated at more than 1e10 "
-    "events\n"
-    "                      (hours to days of computing)\n";
+    "                      line per run as it goes)\n" LIMIT_OPTIONS_HELP;
 
 static const char usage_report[] =
     "usage: dtsim report DB --html FILE [--run ID]\n"
@@ -114,13 +117,7 @@ static const char usage_check[] =
     "Prints each run's estimated memory and events, and refuses them over "
     "the\n"
     "limits as run would. Exit 0 when every config is valid, 2 otherwise.\n"
-    "\n"
-    "  --max-memory SIZE   refuse a run estimated to need more memory "
-    "(e.g. 512MB,\n"
-    "                      4GiB; default half the physical memory)\n"
-    "  --force             run even a config estimated at more than 1e10 "
-    "events\n"
-    "                      (hours to days of computing)\n";
+    "\n" LIMIT_OPTIONS_HELP;
 
 static const char usage_list[] =
     "usage: dtsim list\n"

@@ -475,18 +475,6 @@ fail:
     return code;
 }
 
-int db_synchronous(db_store *db)
-{
-    sqlite3_stmt *st = NULL;
-    int level = -1;
-    if (sqlite3_prepare_v2(db->db, "PRAGMA synchronous", -1, &st, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        level = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return level;
-}
-
 int db_open_sink(db_finish_fn fn, void *ctx, db_store **out, sim_err *err)
 {
     if (!out || !fn)

@@ -127,9 +127,6 @@ enum {
 int db_open_with(const char *path, unsigned flags, db_store **out,
                  sim_err *err);
 
-/* SQLite's synchronous level of the connection: 0 (OFF, never syncs), 1
- * (NORMAL: syncs at checkpoints), ...; -1 when it cannot be read. */
-int db_synchronous(db_store *db);
 void db_close(db_store *db); /* NULL-safe */
 
 /* Inserts the runs row (status running, started_at now in UTC ISO 8601) and

@@ -94,7 +94,8 @@ typedef struct eng_hooks {
     /* May evaluate on a second thread, for models that allow it
      * (mdl_ops.finite_below): a single run on a machine with a core to
      * spare finishes sooner. Not for processes that already keep every
-     * core busy (a sweep's), where its polling would slow the others. */
+     * core busy (a sweep's), where the extra thread would only add
+     * switching. */
     int eval_thread;
     /* When another thread sets it, the run stops at its next evaluation
      * with status failed: its caller has found it cannot keep the result
