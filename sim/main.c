@@ -8,8 +8,6 @@
 #include <gsl/gsl_errno.h>
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +21,7 @@
 #include "io/store.h"
 #include "io/units.h"
 #include "ml/model.h"
+#include "run/bgstore.h"
 #include "run/runner.h"
 #include "sweep/sweep.h"
 
@@ -302,7 +301,9 @@ static char *trace_path(const char *path, size_t i, size_t n)
 typedef struct progress_state {
     const rn_job *job;
     size_t i, n;
+    int show;             /* on a terminal */
     struct timespec last; /* wall clock of the last redraw */
+    bg_store *bg;         /* where metrics rows go as they come, or NULL */
 } progress_state;
 
 static void progress_start(const rn_job *j, size_t i, size_t n)
@@ -314,10 +315,8 @@ static void progress_start(const rn_job *j, size_t i, size_t n)
 
 /* Redraws at most every 100 ms of wall time: a run evaluates thousands of
  * times a second, and the terminal need not. */
-static void progress_eval(void *user, int64_t step, double sim_time,
-                          double accuracy)
+static void progress_eval(progress_state *p, const db_metric *m)
 {
-    progress_state *p = user;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     double dt = (double)(now.tv_sec - p->last.tv_sec) +
@@ -328,8 +327,20 @@ static void progress_eval(void *user, int64_t step, double sim_time,
     printf("\r\033[K[%zu/%zu] %s (%s): step %lld of %ld, %.6g simulated s, "
            "accuracy %.4f",
            p->i + 1, p->n, p->job->cfg->name, p->job->cfg->algorithm.name,
-           (long long)step, p->job->cfg->algorithm.rounds, sim_time, accuracy);
+           (long long)m->step, p->job->cfg->algorithm.rounds, m->sim_time,
+           m->test_accuracy);
     fflush(stdout);
+}
+
+/* eng_hooks.on_eval: the row to the database thread, if any, and to the
+ * terminal. */
+static void run_eval(void *user, const db_metric *m)
+{
+    progress_state *p = user;
+    if (p->bg)
+        bg_store_metric(p->bg, m);
+    if (p->show)
+        progress_eval(p, m);
 }
 
 static void progress_end(const rn_summary *s, size_t i, size_t n,
@@ -348,35 +359,6 @@ static void progress_end(const rn_summary *s, size_t i, size_t n,
     fflush(stdout);
 }
 
-/* The database of `dtsim run` is opened, and the first run's row begun, on
- * a thread of its own while that run simulates: creating a database file
- * and its schema takes a tenth of the post's whole run. Should it fail,
- * the run is cancelled at its next evaluation and the error reported as
- * if opening had come first. */
-typedef struct opener {
-    const char *path;
-    db_run_info info;
-    db_store *db;
-    size_t expected_metrics; /* the first run's, as estimated */
-    int64_t run_id;
-    int rc;
-    sim_err err;
-    atomic_int failed;
-} opener;
-
-static void *open_and_begin(void *arg)
-{
-    opener *o = arg;
-    o->rc = db_open_with(o->path, DB_OPEN_NEW_UNSYNCED, &o->db, &o->err);
-    if (o->rc == 0)
-        o->rc = db_run_begin(o->db, &o->info, &o->run_id, &o->err);
-    if (o->rc == 0)
-        o->rc = db_prepare_metrics(o->db, o->expected_metrics, &o->err);
-    if (o->rc)
-        atomic_store(&o->failed, 1);
-    return NULL;
-}
-
 /* Metrics rows of a run that evaluates every N steps (and at the end);
  * 0 when evaluation goes by simulated time, which says nothing in advance. */
 static size_t expected_metrics(const cfg_experiment *cfg)
@@ -387,13 +369,18 @@ static size_t expected_metrics(const cfg_experiment *cfg)
     return (size_t)(cfg->algorithm.rounds / every) + 1;
 }
 
-/* Opens the database into *db and runs jobs[0] into it. When the database
- * cannot be had, *db is NULL and the return value is the exit code, with
- * the error in *err (not yet printed); otherwise *db is open and the
- * return value is rn_job_store's. */
+/* Opens the database into *db and runs jobs[0] into it. With a core to
+ * spare, the database is opened, the run's row begun and its metrics rows
+ * written on a thread of their own while the run simulates (bgstore.h):
+ * should that fail, the run is cancelled at its next evaluation and the
+ * error reported as if opening had come first. When the database cannot
+ * be had, *db is NULL and the return value is the exit code, with the
+ * error in *err (not yet printed); otherwise *db is open and the return
+ * value is rn_job_store's. */
 static int open_and_run_first(const cli *c, rn_job *jobs, int spare_core,
                               const char *trace, eng_hooks *hooks,
-                              db_store **db, rn_summary *sum, sim_err *err)
+                              progress_state *pr, db_store **db,
+                              rn_summary *sum, sim_err *err)
 {
     *db = NULL;
     char *json = cfg_experiment_to_json(jobs[0].cfg);
@@ -401,34 +388,53 @@ static int open_and_run_first(const cli *c, rn_job *jobs, int spare_core,
         sim_err_set(err, SIM_ENOMEM, "out of memory");
         return EXIT_INTERNAL;
     }
-    opener op = {.path = c->out,
-                 .info = rn_job_info(&jobs[0], DTSIM_VERSION, json),
-                 .expected_metrics = expected_metrics(jobs[0].cfg)};
-    atomic_init(&op.failed, 0);
-    pthread_t t;
-    int threaded =
-        spare_core && pthread_create(&t, NULL, open_and_begin, &op) == 0;
-    if (!threaded)
-        open_and_begin(&op);
+    db_run_info info = rn_job_info(&jobs[0], DTSIM_VERSION, json);
+    bg_store *bg = spare_core
+                       ? bg_store_start(c->out, DB_OPEN_NEW_UNSYNCED, &info,
+                                        expected_metrics(jobs[0].cfg))
+                       : NULL;
+    int64_t run_id = 0;
+    int rc = 0;
+    if (!bg) {
+        rc = db_open_with(c->out, DB_OPEN_NEW_UNSYNCED, db, err);
+        if (rc == 0)
+            rc = db_run_begin(*db, &info, &run_id, err);
+    }
     rn_result res = {0};
-    int ran = threaded || op.rc == 0;
-    if (ran) {
-        hooks->cancel = &op.failed;
+    if (rc == 0) {
+        pr->bg = bg;
+        hooks->on_eval = run_eval;
+        hooks->cancel = bg ? bg_store_failed(bg) : NULL;
         rn_job_simulate(&jobs[0], trace != NULL, hooks, &res);
         hooks->cancel = NULL;
+        pr->bg = NULL;
     }
-    if (threaded)
-        pthread_join(t, NULL);
+    if (bg)
+        rc = bg_store_join(bg, db, &run_id, &res.metrics_written, err);
     free(json);
-    if (op.rc) {
-        if (ran)
-            eng_output_free(&res.out);
-        db_close(op.db);
-        *err = op.err;
+    if (rc) {
+        eng_output_free(&res.out);
+        db_close(*db);
+        *db = NULL;
         return exit_code_for(err->code);
     }
-    *db = op.db;
-    return rn_job_store(&jobs[0], *db, op.run_id, &res, trace, sum, err);
+    rc = rn_job_store(&jobs[0], *db, run_id, &res, trace, sum, err);
+    if (bg) {
+        /* A database error left the batch half-written; any other (the
+         * run could not start, the trace could not be written) comes after
+         * the run was stored, as it would be without the batch. */
+        if (rc && err->code == SIM_EDB) {
+            db_batch_rollback(*db);
+        } else {
+            sim_err cerr = {0};
+            int crc = db_batch_commit(*db, &cerr);
+            if (crc && !rc) {
+                rc = crc;
+                *err = cerr;
+            }
+        }
+    }
+    return rc;
 }
 
 /* As the sweep counts cores for its default --jobs. */
@@ -468,8 +474,9 @@ static int cmd_run(int argc, char **argv)
             fputs("dtsim: out of memory\n", stderr);
             goto done;
         }
-        progress_state pr = {.job = &jobs[i], .i = i, .n = c.n_configs};
-        eng_hooks hooks = {.on_eval = progress ? progress_eval : NULL,
+        progress_state pr = {
+            .job = &jobs[i], .i = i, .n = c.n_configs, .show = progress};
+        eng_hooks hooks = {.on_eval = progress ? run_eval : NULL,
                            .user = &pr,
                            .eval_thread = spare_core};
         if (progress) {
@@ -479,7 +486,7 @@ static int cmd_run(int argc, char **argv)
         int run_rc;
         if (i == 0) {
             run_rc = open_and_run_first(&c, jobs, spare_core, trace, &hooks,
-                                        &db, &sums[0], &err);
+                                        &pr, &db, &sums[0], &err);
             if (!db) {
                 if (progress)
                     progress_end(NULL, 0, c.n_configs, trace);

@@ -844,6 +844,23 @@ static int put_result(db_store *s, int64_t run_id, const db_run_result *r)
     return rc;
 }
 
+int db_run_add_metrics(db_store *db, int64_t run_id, const db_metric *metrics,
+                       size_t n, sim_err *err)
+{
+    if (!db || (n && !metrics))
+        return sim_err_set(err, SIM_EINVAL,
+                           "db_run_add_metrics: NULL argument");
+    if (db->sink || !db->in_batch)
+        return sim_err_set(err, SIM_EINVAL,
+                           "db_run_add_metrics: needs a database store with "
+                           "a batch open");
+    if (insert_rows(db, &db->metrics, bind_metric, run_id, metrics, n,
+                    sizeof *metrics) != SQLITE_OK)
+        return sim_err_set(err, SIM_EDB, "%s: cannot write run %lld: %s",
+                           db->path, (long long)run_id, sqlite3_errmsg(db->db));
+    return 0;
+}
+
 int db_run_finish(db_store *db, int64_t run_id, const db_run_result *res,
                   const db_metric *metrics, size_t n_metrics,
                   const db_worker *workers, size_t n_workers,

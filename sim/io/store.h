@@ -154,6 +154,14 @@ int db_batch_begin(db_store *db, sim_err *err);
 int db_batch_commit(db_store *db, sim_err *err);
 void db_batch_rollback(db_store *db);
 
+/* Inserts metrics rows of run_id, begun and not yet finished, ahead of
+ * db_run_finish, which then gets the rows after them: for a caller that
+ * writes rows while the run is still going. Only inside a batch, so that
+ * the rows become visible with the run's final status as ever; a failure
+ * leaves the batch to be rolled back (db_batch_rollback). Not for a sink. */
+int db_run_add_metrics(db_store *db, int64_t run_id, const db_metric *metrics,
+                       size_t n, sim_err *err);
+
 /* A store that keeps nothing itself: db_run_begin numbers runs 1, 2, ...
  * and db_run_finish checks its arguments as a database store would, then
  * hands them to fn, which must not keep the pointers. A sweep's worker runs

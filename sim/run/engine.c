@@ -762,8 +762,7 @@ static void record_eval(alg_ctx *c, const db_metric *m)
     c->out->final_accuracy = m->test_accuracy;
     c->out->final_loss = m->test_loss;
     if (c->hooks && c->hooks->on_eval)
-        c->hooks->on_eval(c->hooks->user, m->step, m->sim_time,
-                          m->test_accuracy);
+        c->hooks->on_eval(c->hooks->user, m);
 }
 
 /* Fills in the metrics row of the oldest evaluation on the second thread

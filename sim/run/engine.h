@@ -88,8 +88,9 @@ int eng_run(const cfg_experiment *cfg, const alg_ops *ops, const eng_data *d,
  * results. */
 typedef struct eng_hooks {
     /* After each recorded evaluation of the global model, in step order
-     * (with eval_thread, when its result is collected). */
-    void (*on_eval)(void *user, int64_t step, double sim_time, double accuracy);
+     * (with eval_thread, when its result is collected): m is the metrics
+     * row as the output will hold it, valid during the call. */
+    void (*on_eval)(void *user, const db_metric *m);
     void *user;
     /* May evaluate on a second thread, for models that allow it
      * (mdl_ops.finite_below): a single run on a machine with a core to

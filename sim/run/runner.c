@@ -152,9 +152,13 @@ int rn_job_store(rn_job *j, db_store *db, int64_t run_id, rn_result *r,
                          .final_loss = out->final_loss,
                          .links = out->links,
                          .n_links = out->n_links};
-    int rc = db_run_finish(db, run_id, &res, out->metrics, out->n_metrics,
-                           out->workers, out->n_workers, out->events,
-                           r->events_asked ? out->n_events : 0, err);
+    size_t skip = r->metrics_written;
+    if (skip > out->n_metrics)
+        SIM_PANIC("%zu metrics rows written of %zu", skip, out->n_metrics);
+    int rc =
+        db_run_finish(db, run_id, &res, out->metrics + skip,
+                      out->n_metrics - skip, out->workers, out->n_workers,
+                      out->events, r->events_asked ? out->n_events : 0, err);
     if (rc == 0 && trace_path) {
         trace_run tr = {.run_id = run_id,
                         .name = j->cfg->name,

@@ -89,6 +89,9 @@ typedef struct rn_result {
     eng_output out;
     double wall_seconds;
     int events_asked; /* the config's own output.events */
+    /* The first rows of out.metrics, already written by the caller
+     * (db_run_add_metrics), which rn_job_store then leaves out. */
+    size_t metrics_written;
 } rn_result;
 
 db_run_info rn_job_info(const rn_job *j, const char *version,
