@@ -369,15 +369,15 @@ static size_t expected_metrics(const cfg_experiment *cfg)
     return (size_t)(cfg->algorithm.rounds / every) + 1;
 }
 
-/* Opens the database into *db and runs jobs[0] into it. With a core to
- * spare, the database is opened, the run's row begun and its metrics rows
- * written on a thread of their own while the run simulates (bgstore.h):
- * should that fail, the run is cancelled at its next evaluation and the
- * error reported as if opening had come first. When the database cannot
- * be had, *db is NULL and the return value is the exit code, with the
- * error in *err (not yet printed); otherwise *db is open and the return
- * value is rn_job_store's. */
-static int open_and_run_first(const cli *c, rn_job *jobs, int spare_core,
+/* Opens the database into *db and runs jobs[0] into it. With a database
+ * thread (*bgp, which this takes over: bgstore.h), the run's row is begun
+ * and its metrics rows written there while the run simulates; should that
+ * fail, the run is cancelled at its next evaluation and the error reported
+ * as if opening had come first. When the database cannot be had, *db is
+ * NULL and the return value is the exit code, with the error in *err (not
+ * yet printed); otherwise *db is open and the return value is
+ * rn_job_store's. */
+static int open_and_run_first(const cli *c, rn_job *jobs, bg_store **bgp,
                               const char *trace, eng_hooks *hooks,
                               progress_state *pr, db_store **db,
                               rn_summary *sum, sim_err *err)
@@ -389,10 +389,10 @@ static int open_and_run_first(const cli *c, rn_job *jobs, int spare_core,
         return EXIT_INTERNAL;
     }
     db_run_info info = rn_job_info(&jobs[0], DTSIM_VERSION, json);
-    bg_store *bg = spare_core
-                       ? bg_store_start(c->out, DB_OPEN_NEW_UNSYNCED, &info,
-                                        expected_metrics(jobs[0].cfg))
-                       : NULL;
+    bg_store *bg = *bgp;
+    *bgp = NULL;
+    if (bg)
+        bg_store_begin(bg, &info, expected_metrics(jobs[0].cfg));
     int64_t run_id = 0;
     int rc = 0;
     if (!bg) {
@@ -457,16 +457,20 @@ static int cmd_run(int argc, char **argv)
     rn_job *jobs = calloc(c.n_configs, sizeof *jobs);
     rn_summary *sums = calloc(c.n_configs, sizeof *sums);
     db_store *db = NULL;
+    bg_store *bg = NULL;
     sim_err err = {0};
     if (!jobs || !sums) {
         rc = EXIT_INTERNAL;
         fputs("dtsim: out of memory\n", stderr);
         goto done;
     }
+    int spare_core = cpus_available() > 1;
+    /* Started before the input is read, to create a new database file
+     * meanwhile (removed again should the input be bad). */
+    bg = spare_core ? bg_store_start(c.out, DB_OPEN_NEW_UNSYNCED) : NULL;
     if ((rc = prepare(&c, jobs)))
         goto done;
     int progress = !c.quiet && isatty(STDOUT_FILENO);
-    int spare_core = cpus_available() > 1;
     for (size_t i = 0; i < c.n_configs; i++) {
         char *trace = NULL;
         if (c.trace && !(trace = trace_path(c.trace, i, c.n_configs))) {
@@ -485,8 +489,8 @@ static int cmd_run(int argc, char **argv)
         }
         int run_rc;
         if (i == 0) {
-            run_rc = open_and_run_first(&c, jobs, spare_core, trace, &hooks,
-                                        &pr, &db, &sums[0], &err);
+            run_rc = open_and_run_first(&c, jobs, &bg, trace, &hooks, &pr, &db,
+                                        &sums[0], &err);
             if (!db) {
                 if (progress)
                     progress_end(NULL, 0, c.n_configs, trace);
@@ -511,6 +515,7 @@ static int cmd_run(int argc, char **argv)
     if (!c.quiet)
         print_table(sums, c.n_configs);
 done:
+    bg_store_abandon(bg); /* not taken over: the input was bad */
     db_close(db);
     jobs_free(jobs, c.n_configs);
     free(sums);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "sim/io/store.h"
@@ -60,8 +61,9 @@ static void write_plain(const char *path, const db_metric *m, size_t n)
  * over, the rest finished after the join, the batch committed. */
 static size_t write_threaded(const char *path, const db_metric *m, size_t n)
 {
-    bg_store *bg = bg_store_start(path, 0, &info, n);
+    bg_store *bg = bg_store_start(path, 0);
     cr_assert_not_null(bg);
+    bg_store_begin(bg, &info, n);
     for (size_t i = 0; i < n; i++)
         bg_store_metric(bg, &m[i]);
     db_store *db;
@@ -128,8 +130,9 @@ Test(bgstore, a_run_never_joined_in_time_is_left_running_without_rows)
     snprintf(path, sizeof path, "%s/open.db", dir);
     size_t n = 640;
     db_metric *m = metrics(n);
-    bg_store *bg = bg_store_start(path, 0, &info, n);
+    bg_store *bg = bg_store_start(path, 0);
     cr_assert_not_null(bg);
+    bg_store_begin(bg, &info, n);
     for (size_t i = 0; i < n; i++)
         bg_store_metric(bg, &m[i]);
     db_store *db;
@@ -151,8 +154,9 @@ Test(bgstore, a_database_that_cannot_be_opened_fails_the_run)
     /* A directory is no database: the thread fails, says so through the
      * flag the run polls, and the join reports the error. */
     const char *dir = ts_tmpdir();
-    bg_store *bg = bg_store_start(dir, 0, &info, 10);
+    bg_store *bg = bg_store_start(dir, 0);
     cr_assert_not_null(bg);
+    bg_store_begin(bg, &info, 10);
     const atomic_int *failed = bg_store_failed(bg);
     const struct timespec ms = {.tv_nsec = 1000000};
     for (int i = 0; i < 5000 && !atomic_load(failed); i++)
@@ -170,6 +174,56 @@ Test(bgstore, a_database_that_cannot_be_opened_fails_the_run)
     cr_assert_null(db);
     cr_assert_eq(err.code, rc);
     cr_assert(strstr(err.msg, dir), "message names the file: %s", err.msg);
+}
+
+Test(bgstore, bad_input_leaves_no_new_file_and_an_old_one_untouched)
+{
+    const char *dir = ts_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/new.db", dir);
+    /* A new file is created with its schema while the input is read... */
+    bg_store *bg = bg_store_start(path, DB_OPEN_NEW_UNSYNCED);
+    cr_assert_not_null(bg);
+    const struct timespec ms = {.tv_nsec = 1000000};
+    struct stat st;
+    int i = 0;
+    while (i++ < 5000 &&
+           ts_sql_count(path, "SELECT COUNT(*) FROM sqlite_schema WHERE "
+                              "name = 'metrics'") != 1)
+        nanosleep(&ms, NULL);
+    cr_assert_lt(i, 5000, "no schema after 5 s");
+    /* ...and removed, journal files too, when the input is bad. */
+    bg_store_abandon(bg);
+    const char *left[] = {"", "-wal", "-shm"};
+    for (size_t k = 0; k < 3; k++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s%s", path, left[k]);
+        cr_assert_neq(stat(p, &st), 0, "%s is left", p);
+    }
+
+    /* An existing database is not touched before the input is known
+     * good. */
+    db_metric *m = metrics(100);
+    write_plain(path, m, 100);
+    char *before = ts_sql_dump(path, metrics_sql);
+    cr_assert_not_null(before);
+    cr_assert_eq(stat(path, &st), 0);
+    struct timespec mtime = st.st_mtim;
+    bg = bg_store_start(path, DB_OPEN_NEW_UNSYNCED);
+    cr_assert_not_null(bg);
+    nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
+    bg_store_abandon(bg);
+    cr_assert_eq(stat(path, &st), 0, "the old file was removed");
+    cr_assert(st.st_mtim.tv_sec == mtime.tv_sec &&
+                  st.st_mtim.tv_nsec == mtime.tv_nsec,
+              "the old file was written");
+    char *after = ts_sql_dump(path, metrics_sql);
+    cr_assert_not_null(after);
+    cr_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    free(m);
+    bg_store_abandon(NULL);
 }
 
 Test(store, rows_ahead_of_the_finish_need_a_batch)

@@ -1,8 +1,11 @@
 #include "bgstore.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Rows per hand-over: one multi-row INSERT's worth (store.c), and few
  * enough hand-overs (a lock and a wake-up each) for a run that records
@@ -14,15 +17,18 @@ typedef struct block {
     db_metric rows[BLOCK_ROWS];
 } block;
 
+/* What the caller has said of the run's input. */
+enum { WAITING, BEGIN, ABANDON };
+
 struct bg_store {
-    /* What to open and begin: read by the thread. */
+    /* What to open: read by the thread. */
     const char *path;
     unsigned flags;
-    db_run_info info;
-    size_t expected;
 
     /* The thread's results, read after pthread_join. */
     db_store *db;
+    int created; /* the thread created the file at path */
+    int begun;   /* the run's row is committed */
     int64_t run_id;
     size_t written;
     int rc;
@@ -37,9 +43,14 @@ struct bg_store {
     size_t n_filling;
     int stopped;
 
-    /* Under lock: full blocks not yet taken by the thread, oldest first. */
+    /* Under lock: the caller's word on the input (and, with BEGIN, the run
+     * to begin), and the full blocks not yet taken by the thread, oldest
+     * first. */
     pthread_mutex_t lock;
     pthread_cond_t cond;
+    int input;
+    db_run_info info;
+    size_t expected;
     block *head, *tail;
     int closing;
 
@@ -52,17 +63,50 @@ static void fail(bg_store *b, int rc)
     atomic_store(&b->failed, 1);
 }
 
-static void open_and_begin(bg_store *b)
+/* Opens path and prepares the statements every run writes with. */
+static void open_db(bg_store *b)
 {
     int rc = db_open_with(b->path, b->flags, &b->db, &b->err);
     if (rc == 0)
-        rc = db_run_begin(b->db, &b->info, &b->run_id, &b->err);
+        rc = db_prepare_metrics(b->db, 64, &b->err);
+    if (rc)
+        fail(b, rc);
+}
+
+static void begin(bg_store *b)
+{
+    int rc = db_run_begin(b->db, &b->info, &b->run_id, &b->err);
+    b->begun = rc == 0;
     if (rc == 0)
         rc = db_prepare_metrics(b->db, b->expected, &b->err);
     if (rc == 0)
         rc = db_batch_begin(b->db, &b->err);
     if (rc)
         fail(b, rc);
+}
+
+static void remove_created(bg_store *b)
+{
+    if (!b->created)
+        return;
+    /* Closing the last connection removed the journal files already; these
+     * are for a close that could not. */
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        char p[4096];
+        if (snprintf(p, sizeof p, "%s%s", b->path, suffix[i]) < (int)sizeof p)
+            (void)unlink(p);
+    }
+}
+
+static int wait_for_input(bg_store *b)
+{
+    pthread_mutex_lock(&b->lock);
+    while (b->input == WAITING)
+        pthread_cond_wait(&b->cond, &b->lock);
+    int input = b->input;
+    pthread_mutex_unlock(&b->lock);
+    return input;
 }
 
 /* Takes the blocks handed over so far; NULL once closing with none left. */
@@ -80,7 +124,21 @@ static block *take(bg_store *b)
 static void *run(void *arg)
 {
     bg_store *b = arg;
-    open_and_begin(b);
+    /* Only a file that does not exist yet is written before the input is
+     * known good: the thread created it, so nothing is lost by removing it
+     * should the input be bad. */
+    int fd = open(b->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        close(fd);
+        b->created = 1;
+        open_db(b);
+    }
+    if (wait_for_input(b) == ABANDON)
+        return NULL;
+    if (!b->created)
+        open_db(b);
+    if (b->rc == 0)
+        begin(b);
     for (block *list; (list = take(b));) {
         while (list) {
             block *next = list->next;
@@ -99,16 +157,13 @@ static void *run(void *arg)
     return NULL;
 }
 
-bg_store *bg_store_start(const char *path, unsigned flags,
-                         const db_run_info *info, size_t expected_metrics)
+bg_store *bg_store_start(const char *path, unsigned flags)
 {
     bg_store *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;
     b->path = path;
     b->flags = flags;
-    b->info = *info;
-    b->expected = expected_metrics;
     atomic_init(&b->failed, 0);
     if (pthread_mutex_init(&b->lock, NULL))
         goto no_lock;
@@ -124,6 +179,40 @@ no_cond:
 no_lock:
     free(b);
     return NULL;
+}
+
+void bg_store_begin(bg_store *b, const db_run_info *info,
+                    size_t expected_metrics)
+{
+    pthread_mutex_lock(&b->lock);
+    b->info = *info;
+    b->expected = expected_metrics;
+    b->input = BEGIN;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* Joins the thread and releases what only the thread and b held. */
+static void finish(bg_store *b)
+{
+    pthread_join(b->thread, NULL);
+    free(b->filling);
+    pthread_cond_destroy(&b->cond);
+    pthread_mutex_destroy(&b->lock);
+}
+
+void bg_store_abandon(bg_store *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->lock);
+    b->input = ABANDON;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    finish(b);
+    db_close(b->db);
+    remove_created(b);
+    free(b);
 }
 
 const atomic_int *bg_store_failed(const bg_store *b)
@@ -166,10 +255,7 @@ int bg_store_join(bg_store *b, db_store **db, int64_t *run_id, size_t *written,
     b->closing = 1;
     pthread_cond_signal(&b->cond);
     pthread_mutex_unlock(&b->lock);
-    pthread_join(b->thread, NULL);
-    free(b->filling);
-    pthread_cond_destroy(&b->cond);
-    pthread_mutex_destroy(&b->lock);
+    finish(b);
 
     int rc = b->rc;
     *db = NULL;
@@ -177,6 +263,10 @@ int bg_store_join(bg_store *b, db_store **db, int64_t *run_id, size_t *written,
         *err = b->err;
         db_batch_rollback(b->db);
         db_close(b->db);
+        /* A run begun stays in the file, 'running', as it would had the
+         * writing failed in line. */
+        if (!b->begun)
+            remove_created(b);
     } else {
         *db = b->db;
         *run_id = b->run_id;
