@@ -253,7 +253,7 @@ static int is_blank(char c)
 }
 
 /* Clinger's fast path for plain decimals such as "0.006399" or "1001":
- * when the digits form an integer m < 2^53 and the decimal exponent e has
+ * when the digits form an integer m <= 2^53 and the decimal exponent e has
  * |e| <= 22, both m and 10^|e| are exact doubles, so one IEEE divide gives
  * the correctly rounded value, bit-identical to strtod, at a fraction of its
  * cost. Returns the end of the number, or NULL when the text does not start
@@ -263,24 +263,26 @@ static const char *parse_simple_decimal(const char *p, double *out)
     int neg = 0;
     if (*p == '-' || *p == '+')
         neg = *p++ == '-';
+    /* At most 19 digits: m stays below 10^19 < 2^64, so it cannot wrap
+     * before the test against 2^53. */
     uint64_t m = 0;
-    int digits = 0, frac = 0, seen_dot = 0, any = 0;
-    for (;; p++) {
-        if (*p >= '0' && *p <= '9') {
-            if (digits >= 15)
-                return NULL; /* keep m < 2^53 */
-            if (m || *p != '0')
-                digits++;
-            m = m * 10 + (uint64_t)(*p - '0');
-            frac += seen_dot;
-            any = 1;
-        } else if (*p == '.' && !seen_dot) {
-            seen_dot = 1;
-        } else {
-            break;
-        }
+    unsigned d;
+    const char *digits = p;
+    while ((d = (unsigned)(*p - '0')) < 10) {
+        m = m * 10 + d;
+        p++;
     }
-    if (!any || frac > 22)
+    size_t n = (size_t)(p - digits), frac = 0;
+    if (*p == '.') {
+        const char *f = ++p;
+        while ((d = (unsigned)(*p - '0')) < 10) {
+            m = m * 10 + d;
+            p++;
+        }
+        frac = (size_t)(p - f);
+        n += frac;
+    }
+    if (n == 0 || n > 19 || frac > 22 || m > (uint64_t)1 << 53)
         return NULL;
     double v = (double)m;
     if (frac)
