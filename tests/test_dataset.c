@@ -125,8 +125,9 @@ Test(ml_dataset, parses_numbers_exactly_as_strtod)
 
 Test(ml_dataset, parses_random_decimals_exactly_as_strtod)
 {
-    /* Up to 17 significant digits and 25 decimals, so both sides of the
-     * fast path's limits (15 digits, 22 decimals) are exercised. */
+    /* Up to 17 significant digits, 25 decimals and 26 digits in all, so
+     * both sides of the fast path's limits (a mantissa of 2^53, about 16
+     * digits; 22 decimals; 19 digits) are exercised. */
     enum { ROWS = 3000 };
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     char *text = malloc(ROWS * 64), *end = text;
