@@ -157,6 +157,7 @@ struct net {
     link_state *links;
     route_fn route;
     int contention;
+    int slow; /* fast paths off (net__set_fast_paths), for tests */
     net_deliver_fn deliver;
     void *user;
 
@@ -1153,6 +1154,48 @@ static int distinct_links(const int *route, int len)
     return 1;
 }
 
+/* Progressive filling's answer, without running it, for the component
+ * comp[0..n_comp) (routes and route_lens filled) when it is a star whose
+ * hub is the strict bottleneck: every flow crosses one link, the hub, once,
+ * its other links are its own (no other flow, crossed once), and each of
+ * those has more capacity than the hub's fair share c / n_comp. The solver
+ * then pops the hub first (its share is the strictly smallest key) and
+ * freezes every flow at that share, which leaves nothing unfrozen: so every
+ * rate is c / n_comp, computed as the solver does. Returns 1 with the rates
+ * set, or 0 having changed nothing. A broadcast from a server, or gradients
+ * meeting on its downlink, is this case. */
+static int star_rates(net *n, size_t n_comp)
+{
+    if (n->slow || n_comp < 2 || n_comp > INT_MAX)
+        return 0;
+    int hub = -1;
+    for (int k = 0; k < n->route_lens[0] && hub < 0; k++)
+        if ((size_t)n->links[n->routes[0][k]].n_flows == n_comp)
+            hub = n->routes[0][k];
+    if (hub < 0)
+        return 0;
+    /* The solver's key: remaining capacity / unfrozen crossings (an int). */
+    int cnt = (int)n_comp;
+    double rate = n->capacity[hub] / cnt;
+    if (!(rate > 0.0))
+        return 0;
+    for (size_t i = 0; i < n_comp; i++) {
+        int crossings = 0;
+        for (int k = 0; k < n->route_lens[i]; k++) {
+            int m = n->routes[i][k];
+            if (m == hub)
+                crossings++;
+            else if (n->links[m].n_flows != 1 || !(n->capacity[m] > rate))
+                return 0;
+        }
+        if (crossings != 1)
+            return 0;
+    }
+    for (size_t i = 0; i < n_comp; i++)
+        n->rates[i] = rate;
+    return 1;
+}
+
 /* New rates for the flows connected to the dirty links, and only those. */
 static void reshare(net *n, double now)
 {
@@ -1209,10 +1252,10 @@ static void reshare(net *n, double now)
         for (int k = 0; k < n->route_lens[0]; k++)
             r = fmin(r, n->capacity[n->routes[0][k]]);
         n->rates[0] = r;
-    } else if (n->contention) {
+    } else if (n->contention && !star_rates(n, n_comp)) {
         maxmin_solve(&n->ws, n->capacity, (int)n_comp, n->routes, n->route_lens,
                      n->rates);
-    } else {
+    } else if (!n->contention) {
         /* Only waiting messages are flows here: each alone on its route. */
         for (size_t i = 0; i < n_comp; i++) {
             double r = INFINITY;
@@ -1929,6 +1972,11 @@ void net__release(net *n, const int *links, int n_links, const net__claim *c)
     for (int i = 0; i < n_links; i++)
         if (n->links[links[i]].claim == c)
             n->links[links[i]].claim = NULL;
+}
+
+void net__set_fast_paths(net *n, int on)
+{
+    n->slow = !on;
 }
 
 int net__contention(const net *n)
