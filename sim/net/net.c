@@ -204,6 +204,17 @@ struct net {
     maxmin_ws ws;
 };
 
+/* fmin(a, b) without a call into libm (one per link a send crosses):
+ * a < b ? a : b when neither is a NaN, which is what glibc's x86-64 fmin
+ * (minsd) returns even for zeros of both signs, and libm still decides
+ * when one is a NaN. */
+static inline double min_d(double a, double b)
+{
+    if (a == a && b == b)
+        return a < b ? a : b;
+    return fmin(a, b);
+}
+
 /* ---- progressive filling ---------------------------------------------- */
 
 static int ws_init(maxmin_ws *ws, int n_links)
@@ -773,17 +784,17 @@ static int group_join(net *n, xfer *x, double now)
         }
         if (l->n_flows != 1 || l->member)
             return 0;
-        p = fmin(p, l->cap);
+        p = min_d(p, l->cap);
     }
     if (cl < 0)
         return 0;
     link_state *c = &n->links[cl];
     double rate = n->capacity[cl] / (double)(c->g_len + 1);
-    if (!(fmin(p, c->g_pmin) >= rate) || !group_room(c, c->g_len + 1))
+    if (!(min_d(p, c->g_pmin) >= rate) || !group_room(c, c->g_len + 1))
         return 0;
     group_advance(c, now);
     c->g_rate = rate;
-    c->g_pmin = fmin(p, c->g_pmin);
+    c->g_pmin = min_d(p, c->g_pmin);
     c->load = rate * (double)(c->g_len + 1);
     x->glink = cl;
     x->vfinish = c->g_v + x->remaining;
@@ -859,7 +870,7 @@ static void group_form(net *n, xfer **comp, size_t len, double now)
                 continue;
             if (n->links[x->route[k]].n_flows != 1)
                 return;
-            pmin = fmin(pmin, n->capacity[x->route[k]]);
+            pmin = min_d(pmin, n->capacity[x->route[k]]);
         }
     }
     if (!(rate > 0.0) || !(pmin >= rate) || !group_room(c, len))
@@ -1250,7 +1261,7 @@ static void reshare(net *n, double now)
          * smallest capacity on its route, without the solver's setup. */
         double r = INFINITY;
         for (int k = 0; k < n->route_lens[0]; k++)
-            r = fmin(r, n->capacity[n->routes[0][k]]);
+            r = min_d(r, n->capacity[n->routes[0][k]]);
         n->rates[0] = r;
     } else if (n->contention && !star_rates(n, n_comp)) {
         maxmin_solve(&n->ws, n->capacity, (int)n_comp, n->routes, n->route_lens,
@@ -1260,7 +1271,7 @@ static void reshare(net *n, double now)
         for (size_t i = 0; i < n_comp; i++) {
             double r = INFINITY;
             for (int k = 0; k < n->route_lens[i]; k++)
-                r = fmin(r, n->capacity[n->routes[i][k]]);
+                r = min_d(r, n->capacity[n->routes[i][k]]);
             n->rates[i] = r;
         }
     }
@@ -1861,7 +1872,7 @@ static int start(net *n, xfer *x, double remaining, double propagate_s,
     for (int k = 0; k < x->route_len; k++) {
         const link_state *l = &n->links[x->route[k]];
         latency += l->latency_s;
-        bottleneck = fmin(bottleneck, l->cap);
+        bottleneck = min_d(bottleneck, l->cap);
     }
     x->latency_s = latency;
     x->remaining = remaining;
@@ -2175,7 +2186,7 @@ int net_route_info(net *n, int src, int dst, double *latency_s,
     double lat = 0.0, bw = INFINITY;
     for (int k = 0; k < len; k++) {
         lat += n->links[r[k]].latency_s;
-        bw = fmin(bw, n->capacity[r[k]]);
+        bw = min_d(bw, n->capacity[r[k]]);
     }
     free(r);
     if (latency_s)
