@@ -248,7 +248,7 @@ static void ws_deinit(maxmin_ws *ws)
 
 /* Makes room for n_flows flows crossing total_len links in all. Nothing
  * observable changes on failure. */
-static int ws_reserve(maxmin_ws *ws, size_t n_flows, size_t total_len)
+static int ws_grow(maxmin_ws *ws, size_t n_flows, size_t total_len)
 {
     if (total_len > ws->by_link_cap) {
         size_t cap = ws->by_link_cap ? ws->by_link_cap : 64;
@@ -278,6 +278,15 @@ static int ws_reserve(maxmin_ws *ws, size_t n_flows, size_t total_len)
         ws->frozen_cap = cap;
     }
     return 0;
+}
+
+/* ws_grow when there is not room already, which is a send's usual case
+ * and wants no call. */
+static inline int ws_reserve(maxmin_ws *ws, size_t n_flows, size_t total_len)
+{
+    if (total_len <= ws->by_link_cap && n_flows <= ws->frozen_cap)
+        return 0;
+    return ws_grow(ws, n_flows, total_len);
 }
 
 /* Ties go to the lower link index, so the solve is deterministic. */
@@ -491,10 +500,15 @@ static void xfer_put(net *n, xfer *x)
     n->free_list = x;
 }
 
+static int star_route(net *n, int src, int dst, int *out, int cap);
+
 /* Fills x's route from src to dst, growing its buffer if needed. */
 static int xfer_route(net *n, xfer *x, int src, int dst)
 {
-    int len = n->route(n, src, dst, x->route, x->route_cap);
+    /* The star's arithmetic route called directly, so that it inlines. */
+    int len = n->route == star_route
+                  ? star_route(n, src, dst, x->route, x->route_cap)
+                  : n->route(n, src, dst, x->route, x->route_cap);
     if (len > x->route_cap) {
         int *p = malloc(2 * (size_t)len * sizeof *p);
         if (!p)
@@ -1056,8 +1070,6 @@ static int reserve_flow(net *n, const int *route, int len)
 /* ---- the clock ---------------------------------------------------------- */
 
 static void on_step(sim_loop *loop, const sim_event *ev);
-
-static int star_route(net *n, int src, int dst, int *out, int cap);
 
 /* Starts fetching what a send from src to dst reads first, its links'
  * state, which with thousands of nodes is cold. Only where a route is
