@@ -35,20 +35,11 @@ uint64_t rng_stream_seed(uint64_t master, rng_kind kind, uint64_t index)
  * in cache when it is first regenerated. Outputs are the same as GSL's for
  * every seed (tests/test_rng.c checks them draw by draw). */
 
-#define MT_N 624
+/* MT_N, MT_OUT and the state (mt_state) are in rng.h, for the inline draw
+ * there. */
 #define MT_M 397
-#define MT_OUT 14
 /* mti of a generator whose seed waits in out[0]. */
 #define MT_UNSEEDED UINT32_MAX
-
-/* Not declared 64-byte aligned: gsl_rng_alloc and gsl_rng_clone allocate
- * states with calloc. rng_alloc_compact aligns it. */
-typedef struct mt_state {
-    uint32_t next;        /* out[next] is the next output */
-    uint32_t mti;         /* mt[mti] is the next word to temper */
-    uint32_t out[MT_OUT]; /* tempered, ready to hand out */
-    uint32_t mt[MT_N];
-} mt_state;
 
 _Static_assert(offsetof(mt_state, mt) == 64, "the header is one line");
 
@@ -96,7 +87,7 @@ static inline uint32_t temper(uint32_t k)
 
 /* Tempers the next words into the end of out, never past the end of a
  * generation, so that out[next] continues the sequence. */
-static void mt_refill(mt_state *st)
+void rng_mt_refill(mt_state *st)
 {
     if (st->mti == MT_UNSEEDED) {
         mt_seed(st);
@@ -118,13 +109,13 @@ static unsigned long mt_get(void *vs)
 {
     mt_state *st = vs;
     if (st->next == MT_OUT)
-        mt_refill(st);
+        rng_mt_refill(st);
     return st->out[st->next++];
 }
 
 static double mt_get_double(void *vs)
 {
-    return (double)mt_get(vs) / 4294967296.0;
+    return rng_mt_double(vs);
 }
 
 static const gsl_rng_type mt_type = {

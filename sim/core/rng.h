@@ -45,6 +45,44 @@ gsl_rng *rng_stream_create(uint64_t master, rng_kind kind, uint64_t index);
 extern const gsl_rng_type *rng_mt19937_compact;
 gsl_rng *rng_alloc_compact(void);
 
+/* The compact generator's state, here only for the inline draws below (see
+ * rng.c): out[next] is the next output, out[MT_OUT] means none is left. */
+#define MT_N 624
+#define MT_OUT 14
+typedef struct mt_state {
+    uint32_t next;        /* out[next] is the next output */
+    uint32_t mti;         /* mt[mti] is the next word to temper */
+    uint32_t out[MT_OUT]; /* tempered, ready to hand out */
+    uint32_t mt[MT_N];
+} mt_state;
+
+/* Tempers the next outputs into out (seeding or regenerating first when
+ * due). */
+void rng_mt_refill(mt_state *st);
+
+/* The compact generator's get_double: its next 32-bit output / 2^32. */
+static inline double rng_mt_double(mt_state *st)
+{
+    if (st->next == MT_OUT)
+        rng_mt_refill(st);
+    return (double)st->out[st->next++] / 4294967296.0;
+}
+
+/* gsl_rng_uniform_pos(r), the same draws and the same value, without
+ * GSL's two calls through function pointers when r is the compact
+ * mt19937 (every stream of rng_stream_*): hot samplers draw once per row
+ * taken. */
+static inline double rng_uniform_pos(gsl_rng *r)
+{
+    if (r->type != rng_mt19937_compact)
+        return gsl_rng_uniform_pos(r);
+    double x;
+    do
+        x = rng_mt_double(r->state);
+    while (x == 0);
+    return x;
+}
+
 /* As rng_stream_create, into a gsl_rng the caller holds, typically inside
  * the entity's own hot state: a draw then reads the entity's line and the
  * generator's, where a separately allocated gsl_rng is one more cache miss

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/rng.h"
+
 static int reserve(ml_batch *b, size_t need)
 {
     if (need <= b->cap)
@@ -56,7 +58,7 @@ int ml_batch_bernoulli(ml_batch *b, size_t begin, size_t end, double p,
     double log_q = log1p(-p);
     size_t pos = begin;
     for (;;) {
-        double skip = floor(log(gsl_rng_uniform_pos(rng)) / log_q);
+        double skip = floor(log(rng_uniform_pos(rng)) / log_q);
         /* Compared as doubles: a huge skip would overflow size_t. */
         if (skip >= (double)(end - pos))
             break;

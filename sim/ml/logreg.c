@@ -17,6 +17,9 @@
 #include "model.h"
 
 #include <float.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdlib.h>
 
@@ -209,36 +212,59 @@ static void axpy4_sse2(double *g, const double c[4], const double *const x[4],
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx"))) static void axpy4_avx(double *g,
-                                                     const double c[4],
-                                                     const double *const x[4],
-                                                     size_t len, size_t d)
+/* axpy4_avx for a block of exactly `len` rows. Always inlined with a
+ * constant len, so both row loops unroll; the last d mod 4 elements keep
+ * their running sum in a register (grad does not alias the rows) and take
+ * the rows' products in row order as before. */
+__attribute__((always_inline, target("avx"))) static inline void
+axpy_rows_avx(double *g, const double c[4], const double *const x[4],
+              size_t len, size_t d)
 {
     v4d cv[4];
-    for (size_t l = 0; l < 4; l++)
+    for (size_t l = 0; l < len; l++)
         cv[l] = (v4d){c[l], c[l], c[l], c[l]};
     size_t j = 0;
-    if (len == 4) {
-        /* The common block, unrolled: the row loop's overhead was as much
-         * as its arithmetic. */
-        for (; j + 4 <= d; j += 4) {
-            v4d a = *(v4d *)(g + j);
-            a += cv[0] * *(const v4d *)(x[0] + j);
-            a += cv[1] * *(const v4d *)(x[1] + j);
-            a += cv[2] * *(const v4d *)(x[2] + j);
-            a += cv[3] * *(const v4d *)(x[3] + j);
-            *(v4d *)(g + j) = a;
-        }
-    }
     for (; j + 4 <= d; j += 4) {
         v4d a = *(v4d *)(g + j);
         for (size_t l = 0; l < len; l++)
             a += cv[l] * *(const v4d *)(x[l] + j);
         *(v4d *)(g + j) = a;
     }
-    for (; j < d; j++)
-        for (size_t l = 0; l < len; l++)
-            g[j] += c[l] * x[l][j];
+    if (j == d)
+        return;
+    /* The last d mod 4 elements in one masked vector: the same lane-wise
+     * operations, and nothing past a row's end is read or written. */
+    size_t rem = d - j;
+    __m256i mask = _mm256_set_epi64x(0, rem > 2 ? -1 : 0, rem > 1 ? -1 : 0, -1);
+    __m256d a = _mm256_maskload_pd(g + j, mask);
+    for (size_t l = 0; l < len; l++)
+        a += cv[l] * _mm256_maskload_pd(x[l] + j, mask);
+    _mm256_maskstore_pd(g + j, mask, a);
+}
+
+__attribute__((target("avx"))) static void axpy4_avx(double *g,
+                                                     const double c[4],
+                                                     const double *const x[4],
+                                                     size_t len, size_t d)
+{
+    /* The common block is 4 rows; the row loop's overhead was as much as
+     * its arithmetic. */
+    switch (len) {
+    case 4:
+        axpy_rows_avx(g, c, x, 4, d);
+        break;
+    case 3:
+        axpy_rows_avx(g, c, x, 3, d);
+        break;
+    case 2:
+        axpy_rows_avx(g, c, x, 2, d);
+        break;
+    case 1:
+        axpy_rows_avx(g, c, x, 1, d);
+        break;
+    default:
+        break;
+    }
 }
 #endif
 
@@ -276,8 +302,14 @@ static void logreg_gradient(mdl *base, double *grad, const double *w,
             c[l] = sigmoid_fast(m, z[l]) - ds->y[rows[i0 + l]];
         m->axpy4(grad, c, x, len, d);
     }
+    /* Two lanes at a time: each element is multiplied once, as in a plain
+     * loop. */
     double inv = 1.0 / (double)n_rows;
-    for (size_t j = 0; j < d; j++)
+    v2d iv = {inv, inv};
+    size_t j = 0;
+    for (; j + 2 <= d; j += 2)
+        *(v2d *)(grad + j) *= iv;
+    for (; j < d; j++)
         grad[j] *= inv;
 }
 

@@ -157,6 +157,7 @@ struct net {
     link_state *links;
     route_fn route;
     int contention;
+    int slow; /* fast paths off (net__set_fast_paths), for tests */
     net_deliver_fn deliver;
     void *user;
 
@@ -203,6 +204,17 @@ struct net {
     maxmin_ws ws;
 };
 
+/* fmin(a, b) without a call into libm (one per link a send crosses):
+ * a < b ? a : b when neither is a NaN, which is what glibc's x86-64 fmin
+ * (minsd) returns even for zeros of both signs, and libm still decides
+ * when one is a NaN. */
+static inline double min_d(double a, double b)
+{
+    if (a == a && b == b)
+        return a < b ? a : b;
+    return fmin(a, b);
+}
+
 /* ---- progressive filling ---------------------------------------------- */
 
 static int ws_init(maxmin_ws *ws, int n_links)
@@ -236,7 +248,7 @@ static void ws_deinit(maxmin_ws *ws)
 
 /* Makes room for n_flows flows crossing total_len links in all. Nothing
  * observable changes on failure. */
-static int ws_reserve(maxmin_ws *ws, size_t n_flows, size_t total_len)
+static int ws_grow(maxmin_ws *ws, size_t n_flows, size_t total_len)
 {
     if (total_len > ws->by_link_cap) {
         size_t cap = ws->by_link_cap ? ws->by_link_cap : 64;
@@ -266,6 +278,15 @@ static int ws_reserve(maxmin_ws *ws, size_t n_flows, size_t total_len)
         ws->frozen_cap = cap;
     }
     return 0;
+}
+
+/* ws_grow when there is not room already, which is a send's usual case
+ * and wants no call. */
+static inline int ws_reserve(maxmin_ws *ws, size_t n_flows, size_t total_len)
+{
+    if (total_len <= ws->by_link_cap && n_flows <= ws->frozen_cap)
+        return 0;
+    return ws_grow(ws, n_flows, total_len);
 }
 
 /* Ties go to the lower link index, so the solve is deterministic. */
@@ -479,10 +500,15 @@ static void xfer_put(net *n, xfer *x)
     n->free_list = x;
 }
 
+static int star_route(net *n, int src, int dst, int *out, int cap);
+
 /* Fills x's route from src to dst, growing its buffer if needed. */
 static int xfer_route(net *n, xfer *x, int src, int dst)
 {
-    int len = n->route(n, src, dst, x->route, x->route_cap);
+    /* The star's arithmetic route called directly, so that it inlines. */
+    int len = n->route == star_route
+                  ? star_route(n, src, dst, x->route, x->route_cap)
+                  : n->route(n, src, dst, x->route, x->route_cap);
     if (len > x->route_cap) {
         int *p = malloc(2 * (size_t)len * sizeof *p);
         if (!p)
@@ -772,17 +798,17 @@ static int group_join(net *n, xfer *x, double now)
         }
         if (l->n_flows != 1 || l->member)
             return 0;
-        p = fmin(p, l->cap);
+        p = min_d(p, l->cap);
     }
     if (cl < 0)
         return 0;
     link_state *c = &n->links[cl];
     double rate = n->capacity[cl] / (double)(c->g_len + 1);
-    if (!(fmin(p, c->g_pmin) >= rate) || !group_room(c, c->g_len + 1))
+    if (!(min_d(p, c->g_pmin) >= rate) || !group_room(c, c->g_len + 1))
         return 0;
     group_advance(c, now);
     c->g_rate = rate;
-    c->g_pmin = fmin(p, c->g_pmin);
+    c->g_pmin = min_d(p, c->g_pmin);
     c->load = rate * (double)(c->g_len + 1);
     x->glink = cl;
     x->vfinish = c->g_v + x->remaining;
@@ -858,7 +884,7 @@ static void group_form(net *n, xfer **comp, size_t len, double now)
                 continue;
             if (n->links[x->route[k]].n_flows != 1)
                 return;
-            pmin = fmin(pmin, n->capacity[x->route[k]]);
+            pmin = min_d(pmin, n->capacity[x->route[k]]);
         }
     }
     if (!(rate > 0.0) || !(pmin >= rate) || !group_room(c, len))
@@ -1045,8 +1071,6 @@ static int reserve_flow(net *n, const int *route, int len)
 
 static void on_step(sim_loop *loop, const sim_event *ev);
 
-static int star_route(net *n, int src, int dst, int *out, int cap);
-
 /* Starts fetching what a send from src to dst reads first, its links'
  * state, which with thousands of nodes is cold. Only where a route is
  * arithmetic (the star): a graph's route may still have to be built.
@@ -1153,6 +1177,48 @@ static int distinct_links(const int *route, int len)
     return 1;
 }
 
+/* Progressive filling's answer, without running it, for the component
+ * comp[0..n_comp) (routes and route_lens filled) when it is a star whose
+ * hub is the strict bottleneck: every flow crosses one link, the hub, once,
+ * its other links are its own (no other flow, crossed once), and each of
+ * those has more capacity than the hub's fair share c / n_comp. The solver
+ * then pops the hub first (its share is the strictly smallest key) and
+ * freezes every flow at that share, which leaves nothing unfrozen: so every
+ * rate is c / n_comp, computed as the solver does. Returns 1 with the rates
+ * set, or 0 having changed nothing. A broadcast from a server, or gradients
+ * meeting on its downlink, is this case. */
+static int star_rates(net *n, size_t n_comp)
+{
+    if (n->slow || n_comp < 2 || n_comp > INT_MAX)
+        return 0;
+    int hub = -1;
+    for (int k = 0; k < n->route_lens[0] && hub < 0; k++)
+        if ((size_t)n->links[n->routes[0][k]].n_flows == n_comp)
+            hub = n->routes[0][k];
+    if (hub < 0)
+        return 0;
+    /* The solver's key: remaining capacity / unfrozen crossings (an int). */
+    int cnt = (int)n_comp;
+    double rate = n->capacity[hub] / cnt;
+    if (!(rate > 0.0))
+        return 0;
+    for (size_t i = 0; i < n_comp; i++) {
+        int crossings = 0;
+        for (int k = 0; k < n->route_lens[i]; k++) {
+            int m = n->routes[i][k];
+            if (m == hub)
+                crossings++;
+            else if (n->links[m].n_flows != 1 || !(n->capacity[m] > rate))
+                return 0;
+        }
+        if (crossings != 1)
+            return 0;
+    }
+    for (size_t i = 0; i < n_comp; i++)
+        n->rates[i] = rate;
+    return 1;
+}
+
 /* New rates for the flows connected to the dirty links, and only those. */
 static void reshare(net *n, double now)
 {
@@ -1207,17 +1273,17 @@ static void reshare(net *n, double now)
          * smallest capacity on its route, without the solver's setup. */
         double r = INFINITY;
         for (int k = 0; k < n->route_lens[0]; k++)
-            r = fmin(r, n->capacity[n->routes[0][k]]);
+            r = min_d(r, n->capacity[n->routes[0][k]]);
         n->rates[0] = r;
-    } else if (n->contention) {
+    } else if (n->contention && !star_rates(n, n_comp)) {
         maxmin_solve(&n->ws, n->capacity, (int)n_comp, n->routes, n->route_lens,
                      n->rates);
-    } else {
+    } else if (!n->contention) {
         /* Only waiting messages are flows here: each alone on its route. */
         for (size_t i = 0; i < n_comp; i++) {
             double r = INFINITY;
             for (int k = 0; k < n->route_lens[i]; k++)
-                r = fmin(r, n->capacity[n->routes[i][k]]);
+                r = min_d(r, n->capacity[n->routes[i][k]]);
             n->rates[i] = r;
         }
     }
@@ -1818,7 +1884,7 @@ static int start(net *n, xfer *x, double remaining, double propagate_s,
     for (int k = 0; k < x->route_len; k++) {
         const link_state *l = &n->links[x->route[k]];
         latency += l->latency_s;
-        bottleneck = fmin(bottleneck, l->cap);
+        bottleneck = min_d(bottleneck, l->cap);
     }
     x->latency_s = latency;
     x->remaining = remaining;
@@ -1929,6 +1995,11 @@ void net__release(net *n, const int *links, int n_links, const net__claim *c)
     for (int i = 0; i < n_links; i++)
         if (n->links[links[i]].claim == c)
             n->links[links[i]].claim = NULL;
+}
+
+void net__set_fast_paths(net *n, int on)
+{
+    n->slow = !on;
 }
 
 int net__contention(const net *n)
@@ -2127,7 +2198,7 @@ int net_route_info(net *n, int src, int dst, double *latency_s,
     double lat = 0.0, bw = INFINITY;
     for (int k = 0; k < len; k++) {
         lat += n->links[r[k]].latency_s;
-        bw = fmin(bw, n->capacity[r[k]]);
+        bw = min_d(bw, n->capacity[r[k]]);
     }
     free(r);
     if (latency_s)

@@ -23,6 +23,10 @@ struct net__claim {
 int net__claim_links(net *n, const int *links, int n_links, net__claim *c);
 /* Releases the claimed links among these. */
 void net__release(net *n, const int *links, int n_links, const net__claim *c);
+/* Turns the network's fast paths (answers known without the general
+ * solver, exactly as it would give them) off or back on; for tests that
+ * compare the two. On by default. */
+void net__set_fast_paths(net *n, int on);
 /* Whether the network shares bandwidth between flows. */
 int net__contention(const net *n);
 
