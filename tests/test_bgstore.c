@@ -57,9 +57,10 @@ static void write_plain(const char *path, const db_metric *m, size_t n)
     db_close(db);
 }
 
-/* Writes n rows through the thread as dtsim run does: every row handed
- * over, the rest finished after the join, the batch committed. */
-static size_t write_threaded(const char *path, const db_metric *m, size_t n)
+/* Begins a run through the thread and hands it n rows, as dtsim run does;
+ * returns the database, in its batch, once the thread is joined. */
+static db_store *hand_over(const char *path, const db_metric *m, size_t n,
+                           int64_t *id, size_t *written)
 {
     bg_store *bg = bg_store_start(path, 0);
     cr_assert_not_null(bg);
@@ -67,11 +68,20 @@ static size_t write_threaded(const char *path, const db_metric *m, size_t n)
     for (size_t i = 0; i < n; i++)
         bg_store_metric(bg, &m[i]);
     db_store *db;
+    sim_err err = {0};
+    cr_assert_eq(bg_store_join(bg, &db, id, written, &err), 0, "%s", err.msg);
+    cr_assert_leq(*written, n);
+    return db;
+}
+
+/* Writes n rows through the thread as dtsim run does: every row handed
+ * over, the rest finished after the join, the batch committed. */
+static size_t write_threaded(const char *path, const db_metric *m, size_t n)
+{
     int64_t id;
     size_t written;
+    db_store *db = hand_over(path, m, n, &id, &written);
     sim_err err = {0};
-    cr_assert_eq(bg_store_join(bg, &db, &id, &written, &err), 0, "%s", err.msg);
-    cr_assert_leq(written, n);
     cr_assert_eq(db_run_finish(db, id, &done, m + written, n - written, NULL, 0,
                                NULL, 0, &err),
                  0, "%s", err.msg);
@@ -130,16 +140,9 @@ Test(bgstore, a_run_never_joined_in_time_is_left_running_without_rows)
     snprintf(path, sizeof path, "%s/open.db", dir);
     size_t n = 640;
     db_metric *m = metrics(n);
-    bg_store *bg = bg_store_start(path, 0);
-    cr_assert_not_null(bg);
-    bg_store_begin(bg, &info, n);
-    for (size_t i = 0; i < n; i++)
-        bg_store_metric(bg, &m[i]);
-    db_store *db;
     int64_t id;
     size_t written;
-    sim_err err = {0};
-    cr_assert_eq(bg_store_join(bg, &db, &id, &written, &err), 0, "%s", err.msg);
+    db_store *db = hand_over(path, m, n, &id, &written);
     cr_assert_eq(written, n);
     db_close(db); /* no commit */
     cr_assert_eq(ts_sql_count(path, "SELECT COUNT(*) FROM metrics"), 0);
