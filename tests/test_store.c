@@ -1039,3 +1039,159 @@ Test(db, metrics_prepared_ahead_are_written_the_same)
     free(want);
     db_close(s);
 }
+
+/* Metrics rows go in through a virtual table reading the caller's array
+ * (store.c, metrics_feed_sql): every value lands in its own column, the
+ * rows keep their order (consecutive rowids), NaN is NULL, and an unsigned
+ * counter keeps its bit pattern, as a bound value would. 1501 rows: more
+ * than any one multi-row statement held before. */
+Test(db, metrics_rows_keep_every_value_and_their_order)
+{
+    enum { N = 1501 };
+    static db_metric m[N];
+    for (int i = 0; i < N; i++)
+        m[i] = (db_metric){.step = 3 * i + 1,
+                           .sim_time = 0.125 * i + 1e-9,
+                           .bytes = ((uint64_t)1 << 62) + (uint64_t)i,
+                           .messages = UINT64_MAX - (uint64_t)i,
+                           .test_accuracy = i % 7 ? 1.0 / (i + 2) : NAN,
+                           .test_loss = i % 5 ? 2.0 + i : NAN,
+                           .train_loss = i % 3 ? -0.5 * i : NAN};
+    db_store *s = open_ok(path);
+    db_run_info info = sample_info("feed");
+    int64_t first = begin_ok(s, &info);
+    int64_t id = begin_ok(s, &info);
+    sample_rows r = sample(0);
+    finish_ok(s, first, &r); /* rows before, so rowids do not start at 1 */
+    sim_err err = {0};
+    cr_assert(eq(int,
+                 db_run_finish(s, id, &r.result, m, N, r.workers, N_WORKERS,
+                               r.events, N_EVENTS, &err),
+                 0),
+              "%s", err.msg);
+    sqlite3_stmt *st;
+    cr_assert(eq(int,
+                 sqlite3_prepare_v2(db_handle(s),
+                                    "SELECT rowid, step, sim_time, bytes, "
+                                    "messages, test_accuracy, test_loss, "
+                                    "train_loss FROM metrics WHERE run_id = ?"
+                                    " ORDER BY rowid",
+                                    -1, &st, NULL),
+                 SQLITE_OK));
+    sqlite3_bind_int64(st, 1, id);
+    int n = 0;
+    sqlite3_int64 rowid0 = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        cr_assert(lt(int, n, N));
+        const db_metric *w = &m[n];
+        if (n == 0)
+            rowid0 = sqlite3_column_int64(st, 0);
+        cr_assert(eq(i64, sqlite3_column_int64(st, 0), rowid0 + n));
+        assert_int(st, 1, w->step);
+        assert_real(st, 2, w->sim_time);
+        cr_assert(eq(u64, (uint64_t)sqlite3_column_int64(st, 3), w->bytes));
+        cr_assert(eq(u64, (uint64_t)sqlite3_column_int64(st, 4), w->messages));
+        double want[3] = {w->test_accuracy, w->test_loss, w->train_loss};
+        for (int c = 0; c < 3; c++) {
+            if (isnan(want[c]))
+                assert_null(st, 5 + c);
+            else
+                assert_real(st, 5 + c, want[c]);
+        }
+        n++;
+    }
+    sqlite3_finalize(st);
+    cr_assert(eq(int, n, N));
+    cr_assert(gt(i64, rowid0, N_METRICS));
+    db_close(s);
+}
+
+/* The feed is this connection's own: nothing of it is in the file, it
+ * reads no rows without the array it is handed, and it cannot be scanned
+ * without its arguments. */
+Test(db, the_metrics_feed_is_not_in_the_file_and_reads_only_what_it_is_given)
+{
+    db_store *s = open_ok(path);
+    cr_assert(eq(i64,
+                 count(s, "SELECT count(*) FROM sqlite_master WHERE sql LIKE "
+                          "'%feed%' OR name LIKE '%feed%'"),
+                 0));
+    cr_assert(eq(
+        i64, count(s, "SELECT count(*) FROM dtsim_metric_feed(x'00', 5)"), 0));
+    sqlite3_stmt *st = NULL;
+    cr_assert(ne(int,
+                 sqlite3_prepare_v2(db_handle(s),
+                                    "SELECT count(*) FROM dtsim_metric_feed",
+                                    -1, &st, NULL),
+                 SQLITE_OK));
+    sqlite3_finalize(st);
+    cr_assert(ne(int,
+                 sqlite3_exec(db_handle(s),
+                              "CREATE VIRTUAL TABLE f USING "
+                              "dtsim_metric_feed",
+                              NULL, NULL, NULL),
+                 SQLITE_OK),
+              "an eponymous-only module makes no table");
+    db_close(s);
+    cr_assert(eq(long,
+                 ts_sql_count(path, "SELECT count(*) FROM sqlite_master "
+                                    "WHERE name LIKE '%feed%'"),
+                 0));
+}
+
+/* A metrics row refused midway (here by a trigger; a constraint error does
+ * the same) leaves none of the run's rows, whether SQLite ends only the
+ * statement (ABORT) or undoes the transaction itself (ROLLBACK, as the
+ * metrics statement's own conflict resolution does): alone, the run stays
+ * running; in a batch, the whole batch is undone. */
+Test(db, a_metrics_row_refused_midway_leaves_no_rows_of_the_run)
+{
+    const char *how[2] = {"ABORT", "ROLLBACK"};
+    for (int k = 0; k < 2; k++) {
+        char file[160];
+        snprintf(file, sizeof file, "%s/refused%d.db", dir, k);
+        db_store *s = open_ok(file);
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "CREATE TRIGGER refuse BEFORE INSERT ON metrics WHEN "
+                 "NEW.step = 21 BEGIN SELECT RAISE(%s, 'step 21 refused'); "
+                 "END",
+                 how[k]);
+        cr_assert(eq(int, sqlite3_exec(db_handle(s), sql, NULL, NULL, NULL),
+                     SQLITE_OK));
+        db_run_info info = sample_info("refused");
+        int64_t ok = begin_ok(s, &info), bad = begin_ok(s, &info);
+        sample_rows r = sample(1); /* steps 1, 11, 21 */
+        sim_err err = {0};
+        int rc = db_run_finish(s, bad, &r.result, r.metrics, N_METRICS,
+                               r.workers, N_WORKERS, r.events, N_EVENTS, &err);
+        cr_assert(eq(int, rc, SIM_EDB), "%s", how[k]);
+        cr_assert(strstr(err.msg, "step 21 refused") != NULL, "%s", err.msg);
+        cr_assert(sqlite3_get_autocommit(db_handle(s)), "transaction open");
+        cr_assert(eq(i64, count(s, "SELECT count(*) FROM metrics"), 0));
+        cr_assert(eq(i64, count(s, "SELECT count(*) FROM workers"), 0));
+
+        cr_assert(eq(int, db_batch_begin(s, &err), 0), "%s", err.msg);
+        sample_rows fine = sample(0);
+        finish_ok(s, ok, &fine);
+        rc = db_run_finish(s, bad, &r.result, r.metrics, N_METRICS, r.workers,
+                           N_WORKERS, r.events, N_EVENTS, &err);
+        cr_assert(eq(int, rc, SIM_EDB), "%s", how[k]);
+        db_batch_rollback(s);
+        cr_assert(sqlite3_get_autocommit(db_handle(s)), "transaction open");
+        cr_assert(eq(i64, count(s, "SELECT count(*) FROM metrics"), 0));
+        cr_assert(eq(i64,
+                     count(s, "SELECT count(*) FROM runs WHERE status = "
+                              "'running'"),
+                     2));
+        /* The store goes on writing afterwards. */
+        finish_ok(s, ok, &fine);
+        cr_assert(eq(i64, count(s, "SELECT count(*) FROM metrics"), N_METRICS));
+        db_close(s);
+        remove(file);
+        snprintf(sql, sizeof sql, "%s-wal", file);
+        remove(sql);
+        snprintf(sql, sizeof sql, "%s-shm", file);
+        remove(sql);
+    }
+}
