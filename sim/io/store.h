@@ -177,10 +177,10 @@ typedef int (*db_finish_fn)(void *ctx, const db_run_result *res,
                             sim_err *err);
 int db_open_sink(db_finish_fn fn, void *ctx, db_store **out, sim_err *err);
 
-/* Prepares now the statements db_run_finish will use to write n metrics
- * rows, which it otherwise prepares on first use (parsing a 64-row INSERT
- * is about a fifth of writing 1500 rows): for a caller with a thread that
- * is idle meanwhile. The rows written are the same either way. */
+/* Was: prepares ahead the statements db_run_finish uses to write n
+ * metrics rows. Metrics rows now go in with one statement, prepared at
+ * open, whatever n, so this does nothing and returns 0; kept for its
+ * callers. */
 int db_prepare_metrics(db_store *db, size_t n, sim_err *err);
 
 /* The underlying handle, for tests and tools that read back. */
