@@ -359,16 +359,6 @@ static void progress_end(const rn_summary *s, size_t i, size_t n,
     fflush(stdout);
 }
 
-/* Metrics rows of a run that evaluates every N steps (and at the end);
- * 0 when evaluation goes by simulated time, which says nothing in advance. */
-static size_t expected_metrics(const cfg_experiment *cfg)
-{
-    long every = cfg->evaluation.every;
-    if (every <= 0 || cfg->algorithm.rounds <= 0)
-        return 0;
-    return (size_t)(cfg->algorithm.rounds / every) + 1;
-}
-
 /* Opens the database into *db and runs jobs[0] into it. With a database
  * thread (*bgp, which this takes over: bgstore.h), the run's row is begun
  * and its metrics rows written there while the run simulates; should that
@@ -392,7 +382,7 @@ static int open_and_run_first(const cli *c, rn_job *jobs, bg_store **bgp,
     bg_store *bg = *bgp;
     *bgp = NULL;
     if (bg)
-        bg_store_begin(bg, &info, expected_metrics(jobs[0].cfg));
+        bg_store_begin(bg, &info);
     int64_t run_id = 0;
     int rc = 0;
     if (!bg) {

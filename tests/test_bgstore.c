@@ -64,7 +64,7 @@ static db_store *hand_over(const char *path, const db_metric *m, size_t n,
 {
     bg_store *bg = bg_store_start(path, 0);
     cr_assert_not_null(bg);
-    bg_store_begin(bg, &info, n);
+    bg_store_begin(bg, &info);
     for (size_t i = 0; i < n; i++)
         bg_store_metric(bg, &m[i]);
     db_store *db;
@@ -159,7 +159,7 @@ Test(bgstore, a_database_that_cannot_be_opened_fails_the_run)
     const char *dir = ts_tmpdir();
     bg_store *bg = bg_store_start(dir, 0);
     cr_assert_not_null(bg);
-    bg_store_begin(bg, &info, 10);
+    bg_store_begin(bg, &info);
     const atomic_int *failed = bg_store_failed(bg);
     const struct timespec ms = {.tv_nsec = 1000000};
     for (int i = 0; i < 5000 && !atomic_load(failed); i++)

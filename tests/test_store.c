@@ -1001,45 +1001,6 @@ Test(db, only_a_new_file_opened_unsynced_goes_without_fsync)
     cr_assert(eq(long, ts_sql_count(a, "SELECT COUNT(*) FROM runs"), 1));
 }
 
-/* Preparing the metrics statements ahead (db_prepare_metrics, which dtsim
- * run does on a thread while the run simulates) writes the same rows; so
- * does preparing for another count than is written. */
-Test(db, metrics_prepared_ahead_are_written_the_same)
-{
-    db_store *s = open_ok(path);
-    sim_err err = {0};
-    int64_t ids[3];
-    size_t ahead[3] = {0, N_METRICS, 1501};
-    for (int i = 0; i < 3; i++) {
-        db_run_info info = sample_info("ahead");
-        ids[i] = begin_ok(s, &info);
-        if (ahead[i])
-            cr_assert(eq(int, db_prepare_metrics(s, ahead[i], &err), 0), "%s",
-                      err.msg);
-        sample_rows r = sample(1);
-        finish_ok(s, ids[i], &r);
-    }
-    char *want = NULL;
-    for (int i = 0; i < 3; i++) {
-        char sql[160];
-        snprintf(sql, sizeof sql,
-                 "SELECT step, sim_time, bytes, messages, test_accuracy, "
-                 "test_loss, train_loss FROM metrics WHERE run_id = %lld "
-                 "ORDER BY step",
-                 (long long)ids[i]);
-        char *got = ts_sql_dump(path, sql);
-        cr_assert(got && strlen(got) > 0);
-        if (!want)
-            want = got;
-        else {
-            cr_assert(eq(str, got, want), "prepared for %zu", ahead[i]);
-            free(got);
-        }
-    }
-    free(want);
-    db_close(s);
-}
-
 /* Metrics rows go in through a virtual table reading the caller's array
  * (store.c, metrics_feed_sql): every value lands in its own column, the
  * rows keep their order (consecutive rowids), NaN is NULL, and an unsigned

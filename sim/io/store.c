@@ -877,13 +877,6 @@ static int batch_stmt(db_store *s, batch_insert *b, int level,
     return SQLITE_OK;
 }
 
-int db_prepare_metrics(db_store *db, size_t n, sim_err *err)
-{
-    /* The one metrics statement is prepared with the others at open. */
-    (void)db, (void)n, (void)err;
-    return 0;
-}
-
 /* Inserts n rows of row_size bytes each through b, 64 per step while that
  * many remain, then the rest in at most one step of each smaller power of
  * two. */

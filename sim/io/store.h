@@ -177,12 +177,6 @@ typedef int (*db_finish_fn)(void *ctx, const db_run_result *res,
                             sim_err *err);
 int db_open_sink(db_finish_fn fn, void *ctx, db_store **out, sim_err *err);
 
-/* Was: prepares ahead the statements db_run_finish uses to write n
- * metrics rows. Metrics rows now go in with one statement, prepared at
- * open, whatever n, so this does nothing and returns 0; kept for its
- * callers. */
-int db_prepare_metrics(db_store *db, size_t n, sim_err *err);
-
 /* The underlying handle, for tests and tools that read back. */
 struct sqlite3 *db_handle(db_store *db);
 

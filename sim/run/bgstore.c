@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Rows per hand-over: one multi-row INSERT's worth (store.c), and few
- * enough hand-overs (a lock and a wake-up each) for a run that records
- * thousands of rows a millisecond. */
+/* Rows per hand-over (a lock and a wake-up each, and one INSERT statement):
+ * few enough for a run that records thousands of rows a millisecond, and
+ * the rows reach the file while the run goes on rather than at its end. */
 #define BLOCK_ROWS 64
 
 typedef struct block {
@@ -50,7 +50,6 @@ struct bg_store {
     pthread_cond_t cond;
     int input;
     db_run_info info;
-    size_t expected;
     block *head, *tail;
     int closing;
 
@@ -63,12 +62,9 @@ static void fail(bg_store *b, int rc)
     atomic_store(&b->failed, 1);
 }
 
-/* Opens path and prepares the statements every run writes with. */
 static void open_db(bg_store *b)
 {
     int rc = db_open_with(b->path, b->flags, &b->db, &b->err);
-    if (rc == 0)
-        rc = db_prepare_metrics(b->db, 64, &b->err);
     if (rc)
         fail(b, rc);
 }
@@ -77,8 +73,6 @@ static void begin(bg_store *b)
 {
     int rc = db_run_begin(b->db, &b->info, &b->run_id, &b->err);
     b->begun = rc == 0;
-    if (rc == 0)
-        rc = db_prepare_metrics(b->db, b->expected, &b->err);
     if (rc == 0)
         rc = db_batch_begin(b->db, &b->err);
     if (rc)
@@ -181,12 +175,10 @@ no_lock:
     return NULL;
 }
 
-void bg_store_begin(bg_store *b, const db_run_info *info,
-                    size_t expected_metrics)
+void bg_store_begin(bg_store *b, const db_run_info *info)
 {
     pthread_mutex_lock(&b->lock);
     b->info = *info;
-    b->expected = expected_metrics;
     b->input = BEGIN;
     pthread_cond_signal(&b->cond);
     pthread_mutex_unlock(&b->lock);

@@ -6,9 +6,9 @@
  * to spare does it on a second thread, in two steps:
  *  - while the caller reads the run's config and data (bg_store_start): a
  *    database file that does not exist yet is created with its schema and
- *    statements. Nothing else is touched before the input is known good,
- *    and should it be bad (bg_store_abandon) the new file is removed:
- *    bad input leaves no database behind, as ever;
+ *    its statements prepared. Nothing else is touched before the input is known
+ * good, and should it be bad (bg_store_abandon) the new file is removed: bad
+ * input leaves no database behind, as ever;
  *  - once the input is good and while the run simulates (bg_store_begin):
  *    an existing file is opened, the run's row begun (committed, as
  *    db_run_begin does), a batch opened (store.h), and the metrics rows
@@ -40,10 +40,8 @@ typedef struct bg_store bg_store;
 bg_store *bg_store_start(const char *path, unsigned flags);
 
 /* The input is good: begin the run described by info (its strings must
- * outlive bg_store_join), which will record about expected_metrics rows
- * (0: unknown). */
-void bg_store_begin(bg_store *b, const db_run_info *info,
-                    size_t expected_metrics);
+ * outlive bg_store_join). */
+void bg_store_begin(bg_store *b, const db_run_info *info);
 
 /* The input is bad, no run will be begun: stops the thread, removes the
  * database file if the thread created it, and frees b. NULL-safe. */
