@@ -449,3 +449,96 @@ Test(mdl_logreg, gradient_is_bit_identical_to_the_row_by_row_loop)
     }
     gsl_rng_free(r);
 }
+
+/* evaluate's loss, written row by row in the order the model sums: the
+ * logits as the gradient's reference takes them, max(t, 0) of rows labelled
+ * 0 or 1 into one sum in row order, their softplus tails into another, the
+ * whole row loss of other labels into the first. */
+static double ref_tail(double a)
+{
+    if (a >= 746.0)
+        return 0.0;
+    return a >= 37.0 ? exp(-a) : log1p(exp(-a));
+}
+
+static mdl_eval reference_evaluate(const double *w, const ml_dataset *ds,
+                                   size_t d, double eps)
+{
+    size_t right = 0;
+    double loss = 0.0, tails = 0.0;
+    for (size_t i = 0; i < ds->n; i++) {
+        const double *x = ds->X->data + i * ds->X->tda;
+        double s[4] = {0, 0, 0, 0};
+        size_t j = 0;
+        for (; j + 4 <= d; j += 4)
+            for (int l = 0; l < 4; l++)
+                s[l] += x[j + l] * w[j + l];
+        for (; j < d; j++)
+            s[0] += x[j] * w[j];
+        double z = (s[0] + s[1]) + (s[2] + s[3]), y = ds->y[i];
+        int pred = !(mdl_logreg_sigmoid(z, eps) < 0.5);
+        right += (pred ? 1.0 : 0.0) == y;
+        if (y == 0.0 || y == 1.0) {
+            double t = y == 1.0 ? -z : z;
+            loss += t > 0.0 ? t : 0.0;
+            if (!(fabs(z) >= 746.0))
+                tails += ref_tail(fabs(z));
+        } else {
+            double tail = ref_tail(fabs(z));
+            double sp_neg = (z < 0 ? -z : 0.0) + tail;
+            double sp_pos = (z > 0 ? z : 0.0) + tail;
+            loss += y * sp_neg + (1.0 - y) * sp_pos;
+        }
+    }
+    return (mdl_eval){.accuracy = (double)right / (double)ds->n,
+                      .loss = (loss + tails) / (double)ds->n};
+}
+
+Test(mdl_logreg, evaluate_is_bit_identical_to_the_row_by_row_loop)
+{
+    /* Row counts around the four-row blocks and the 256-row blocks; logits
+     * from tiny to past the exp shortcuts; some rows exactly on the
+     * prediction window (z = z*), some NaN, some labelled neither 0 nor 1,
+     * so that every path of the four-row pass and its fallback is taken. */
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    size_t ns[] = {1, 3, 4, 5, 8, 171, 255, 256, 257, 513};
+    double scales[] = {1e-3, 0.3, 30, 3000};
+    for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++) {
+        for (size_t sc = 0; sc < sizeof scales / sizeof scales[0]; sc++) {
+            for (int eps_i = 0; eps_i < 2; eps_i++) {
+                double eps = eps_i ? 1e-6 : 0.0;
+                size_t n = ns[a], d = 5;
+                ml_dataset *ds = random_dataset(r, n, d);
+                double w[5];
+                for (size_t j = 0; j < d; j++)
+                    w[j] = gsl_ran_gaussian(r, scales[sc]);
+                for (size_t i = 0; i < n; i++) {
+                    double u = gsl_rng_uniform(r);
+                    double *x = ds->X->data + i * ds->X->tda;
+                    if (u < 0.05) { /* z = z* exactly: x = (z*, 0, ...) */
+                        for (size_t j = 0; j < d; j++)
+                            x[j] = 0.0;
+                        x[0] = -log1p(-eps) / w[0];
+                    } else if (u < 0.08 && a % 2) {
+                        x[1] = NAN; /* half the sizes: the loss is NaN */
+                    } else if (u < 0.12) {
+                        ds->y[i] = u < 0.10 ? 0.25 : 2.0;
+                    }
+                }
+                mdl *m = make(d, eps);
+                mdl_eval got = m->ops->evaluate(m, w, ds);
+                mdl_eval want = reference_evaluate(w, ds, d, eps);
+                cr_assert_eq(
+                    memcmp(&got.accuracy, &want.accuracy, sizeof got.accuracy),
+                    0, "n %zu scale %g eps %g: accuracy %.17g vs %.17g", n,
+                    scales[sc], eps, got.accuracy, want.accuracy);
+                cr_assert_eq(memcmp(&got.loss, &want.loss, sizeof got.loss), 0,
+                             "n %zu scale %g eps %g: loss %.17g vs %.17g", n,
+                             scales[sc], eps, got.loss, want.loss);
+                mdl_destroy(m);
+                ml_dataset_free(ds);
+            }
+        }
+    }
+    gsl_rng_free(r);
+}
