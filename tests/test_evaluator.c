@@ -44,14 +44,15 @@ static int same_double(double a, double b)
     return memcmp(&a, &b, sizeof a) == 0;
 }
 
-/* 1000 evaluations through 64 slots: the ring wraps many times, results
- * come back in order with their tags, and each equals evaluating on this
- * thread. Collecting alternates between waiting and polling, and sometimes
- * lets the ring fill up first. */
+/* 3000 evaluations through the slots: the ring wraps several times,
+ * results come back in order with their tags, and each equals evaluating on
+ * this thread. Collecting alternates between waiting and polling, and
+ * sometimes lets the ring fill up first, so that the collector evaluates
+ * too, the oldest or the newest pending ones, beside the thread. */
 Test(evaluator, results_are_in_order_and_equal_the_direct_ones)
 {
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    const size_t d = 31, n_evals = 1000;
+    const size_t d = 31, n_evals = 3000;
     ml_dataset *test = random_dataset(r, 171, d, 1.0);
     ml_dataset *train = random_dataset(r, 398, d, 1.0);
     mdl *m = make_logreg(d);

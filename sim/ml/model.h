@@ -58,9 +58,10 @@ typedef struct mdl_ops {
      * returns a finite loss whenever every |w_j| <= B; 0 when there is no
      * such bound (ds holds a value that is not finite). A model that has it
      * also promises that evaluate reads nothing that gradient or init
-     * writes, so the engine may evaluate a copy of w on another thread while
-     * the run goes on and still stop a diverging run at the exact step: it
-     * waits for the loss only when w is beyond the bound. */
+     * writes and may run on two threads at once, so the engine may evaluate
+     * copies of w on another thread while the run goes on and still stop a
+     * diverging run at the exact step: it waits for the loss only when w is
+     * beyond the bound. */
     double (*finite_below)(const mdl *m, const ml_dataset *ds);
 } mdl_ops;
 

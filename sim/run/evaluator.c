@@ -8,9 +8,13 @@
 #include <string.h>
 #include <time.h>
 
-/* Enough slots that the submitting side never waits while the evaluator
- * keeps up on average, few enough that the copies stay in cache. */
-#define EV_SLOTS 64
+/* Slots: enough that the submitting side seldom waits while the thread
+ * keeps up on average (a thread just woken may take a while to be given a
+ * core), few enough that the copies of w stay in cache: as many as fit in
+ * EV_COPY_BYTES, a power of two between EV_MIN_SLOTS and EV_MAX_SLOTS. */
+#define EV_MIN_SLOTS 16
+#define EV_MAX_SLOTS 512
+#define EV_COPY_BYTES (256 * 1024)
 
 /* The thread is woken once per EV_BATCH submissions (or when the submitter
  * waits for a result), not per evaluation: evaluations come every few
@@ -28,9 +32,20 @@
  * values sharing a line would move it for nothing. */
 #define LINE 64
 
-/* Written by the evaluator thread, read by the submitter once finished. */
+/* A slot's state, with the number of the evaluation it holds, so that a
+ * claim can never take a later evaluation in the same slot for the one it
+ * meant: SUBMITTED, then CLAIMED by whichever thread evaluates it, then
+ * DONE. Either thread may evaluate any submitted slot: the thread takes
+ * them oldest first, the submitter (when it would otherwise wait) takes
+ * the oldest if the thread has not yet, else the newest. */
+enum { SUBMITTED = 1, CLAIMED = 2, DONE = 3 };
+#define STATE(i, st) ((i) << 2 | (size_t)(st))
+
+/* Written by whichever thread evaluated it, read by the submitter once
+ * DONE. */
 typedef struct ev_slot {
-    _Alignas(LINE) mdl_eval test;
+    _Alignas(LINE) atomic_size_t state;
+    mdl_eval test;
     double train_loss;
 } ev_slot;
 
@@ -46,15 +61,16 @@ struct evaluator {
     mdl *model;
     const ml_dataset *test, *train;
     size_t n_params;
-    size_t stride; /* doubles per copy of w, a whole number of lines */
-    double *w;     /* EV_SLOTS copies, written by the submitter */
-    ev_slot slots[EV_SLOTS];
+    size_t stride;  /* doubles per copy of w, a whole number of lines */
+    size_t n_slots; /* a power of two */
+    double *w;      /* n_slots copies, written by the submitter */
+    ev_slot *slots;
+    size_t *tags; /* the submitter's own */
 
-    /* Counters, never wrapping in practice: slot i % EV_SLOTS. */
+    /* Counters, never wrapping in practice: slot i % n_slots. */
     _Alignas(LINE) atomic_size_t submitted; /* written by the submitter */
-    _Alignas(LINE) atomic_size_t finished;  /* by the evaluator thread */
+    _Alignas(LINE) atomic_size_t finished;  /* evaluations the thread did */
     _Alignas(LINE) size_t collected;        /* the submitter's own */
-    size_t tags[EV_SLOTS];                  /* the submitter's own */
     _Alignas(LINE) atomic_int stop;
 
     ev_bell work; /* the thread waits here for submissions */
@@ -127,6 +143,37 @@ static void bell_wait(ev_bell *b, atomic_size_t *counter, size_t seen,
     pthread_mutex_unlock(&b->lock);
 }
 
+static ev_slot *slot(evaluator *e, size_t i)
+{
+    return &e->slots[i & (e->n_slots - 1)];
+}
+
+/* Takes evaluation i if nobody has yet. */
+static int claim(evaluator *e, size_t i)
+{
+    size_t want = STATE(i, SUBMITTED);
+    return atomic_compare_exchange_strong_explicit(
+        &slot(e, i)->state, &want, STATE(i, CLAIMED), memory_order_acquire,
+        memory_order_relaxed);
+}
+
+/* Evaluates a claimed evaluation i and publishes it. */
+static void evaluate(evaluator *e, size_t i)
+{
+    ev_slot *s = slot(e, i);
+    const double *w = e->w + (i & (e->n_slots - 1)) * e->stride;
+    s->test = e->model->ops->evaluate(e->model, w, e->test);
+    s->train_loss =
+        e->train ? e->model->ops->evaluate(e->model, w, e->train).loss : NAN;
+    atomic_store_explicit(&s->state, STATE(i, DONE), memory_order_release);
+}
+
+static int is_done(evaluator *e, size_t i)
+{
+    return atomic_load_explicit(&slot(e, i)->state, memory_order_acquire) ==
+           STATE(i, DONE);
+}
+
 static void *run(void *arg)
 {
     evaluator *e = arg;
@@ -137,16 +184,21 @@ static void *run(void *arg)
             return NULL;
         size_t upto = atomic_load_explicit(&e->submitted, memory_order_acquire);
         for (; next < upto; next++) {
-            ev_slot *s = &e->slots[next % EV_SLOTS];
-            const double *w = e->w + next % EV_SLOTS * e->stride;
-            s->test = e->model->ops->evaluate(e->model, w, e->test);
-            s->train_loss =
-                e->train ? e->model->ops->evaluate(e->model, w, e->train).loss
-                         : NAN;
-            atomic_store(&e->finished, next + 1);
+            if (!claim(e, next))
+                continue; /* the submitter took it */
+            evaluate(e, next);
+            atomic_fetch_add(&e->finished, 1);
             bell_ring(&e->done);
         }
     }
+}
+
+static size_t slots_for(size_t stride)
+{
+    size_t n = EV_MAX_SLOTS;
+    while (n > EV_MIN_SLOTS && n * stride * sizeof(double) > EV_COPY_BYTES)
+        n /= 2;
+    return n;
 }
 
 evaluator *evaluator_create(mdl *model, const ml_dataset *test,
@@ -169,12 +221,19 @@ evaluator *evaluator_create(mdl *model, const ml_dataset *test,
     e->stride = (n_params + per_line - 1) / per_line * per_line;
     if (e->stride == 0)
         e->stride = per_line;
-    double *w = aligned_alloc(LINE, EV_SLOTS * e->stride * sizeof *w);
+    e->n_slots = slots_for(e->stride);
+    double *w = aligned_alloc(LINE, e->n_slots * e->stride * sizeof *w);
     if (!w)
         goto fail_w;
     e->w = w;
+    e->slots = aligned_alloc(LINE, e->n_slots * sizeof *e->slots);
+    e->tags = malloc(e->n_slots * sizeof *e->tags);
+    if (!e->slots || !e->tags)
+        goto fail_slots;
+    for (size_t i = 0; i < e->n_slots; i++)
+        atomic_init(&e->slots[i].state, 0);
     if (bell_init(&e->work))
-        goto fail_work;
+        goto fail_slots;
     if (bell_init(&e->done))
         goto fail_done;
     if (pthread_create(&e->thread, NULL, run, e))
@@ -184,7 +243,9 @@ fail_thread:
     bell_deinit(&e->done);
 fail_done:
     bell_deinit(&e->work);
-fail_work:
+fail_slots:
+    free(e->tags);
+    free(e->slots);
     free(w);
 fail_w:
     free(e);
@@ -195,17 +256,44 @@ int evaluator_full(const evaluator *e)
 {
     return atomic_load_explicit(&e->submitted, memory_order_relaxed) -
                e->collected >=
-           EV_SLOTS;
+           e->n_slots;
 }
 
 void evaluator_submit(evaluator *e, size_t tag, const double *w)
 {
     size_t i = atomic_load_explicit(&e->submitted, memory_order_relaxed);
-    memcpy(e->w + i % EV_SLOTS * e->stride, w, e->n_params * sizeof *w);
-    e->tags[i % EV_SLOTS] = tag;
+    size_t k = i & (e->n_slots - 1);
+    memcpy(e->w + k * e->stride, w, e->n_params * sizeof *w);
+    e->tags[k] = tag;
+    atomic_store_explicit(&e->slots[k].state, STATE(i, SUBMITTED),
+                          memory_order_relaxed);
     atomic_store(&e->submitted, i + 1);
     if ((i + 1) % EV_BATCH == 0)
         bell_ring(&e->work);
+}
+
+/* Waits for evaluation i, evaluating on this thread rather than idling:
+ * i itself when the thread has not taken it yet (it is behind, or has no
+ * core), else the newest ones the thread has not reached. */
+static void finish(evaluator *e, size_t i)
+{
+    if (claim(e, i)) {
+        evaluate(e, i);
+        return;
+    }
+    size_t newest = atomic_load_explicit(&e->submitted, memory_order_relaxed);
+    while (!is_done(e, i)) {
+        while (newest > i + 1 && !claim(e, newest - 1))
+            newest--;
+        if (newest > i + 1) {
+            evaluate(e, --newest);
+            continue;
+        }
+        bell_ring(&e->work); /* the batch may not be full */
+        size_t seen = atomic_load(&e->finished);
+        if (!is_done(e, i))
+            bell_wait(&e->done, &e->finished, seen, &e->stop, EV_SPIN_NS);
+    }
 }
 
 int evaluator_next(evaluator *e, int wait, ev_result *r)
@@ -213,16 +301,15 @@ int evaluator_next(evaluator *e, int wait, ev_result *r)
     size_t i = e->collected;
     if (i == atomic_load_explicit(&e->submitted, memory_order_relaxed))
         return 0;
-    if (atomic_load_explicit(&e->finished, memory_order_acquire) <= i) {
+    if (!is_done(e, i)) {
         if (!wait)
             return 0;
-        bell_ring(&e->work); /* the batch may not be full */
-        bell_wait(&e->done, &e->finished, i, &e->stop, EV_SPIN_NS);
+        finish(e, i);
     }
-    const ev_slot *s = &e->slots[i % EV_SLOTS];
-    *r = (ev_result){.tag = e->tags[i % EV_SLOTS],
-                     .test = s->test,
-                     .train_loss = s->train_loss};
+    size_t k = i & (e->n_slots - 1);
+    const ev_slot *s = &e->slots[k];
+    *r = (ev_result){
+        .tag = e->tags[k], .test = s->test, .train_loss = s->train_loss};
     e->collected = i + 1;
     return 1;
 }
@@ -238,6 +325,8 @@ void evaluator_destroy(evaluator *e)
     pthread_join(e->thread, NULL);
     bell_deinit(&e->done);
     bell_deinit(&e->work);
+    free(e->tags);
+    free(e->slots);
     free(e->w);
     free(e);
 }

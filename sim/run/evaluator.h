@@ -9,7 +9,11 @@
  *
  * One thread submits and collects (the engine's); the evaluator's own thread
  * only evaluates, woken for batches of submissions, so that it costs one
- * system call per batch and no polling. */
+ * system call per batch and no polling. A collector that would have to
+ * wait evaluates instead: the oldest evaluation if the thread has not taken
+ * it yet, else the newest ones, so that a thread kept from its core (a
+ * busy machine, or a scheduler that packs threads onto one core) slows the
+ * run no more than evaluating in line would. */
 #ifndef DTSIM_RUN_EVALUATOR_H
 #define DTSIM_RUN_EVALUATOR_H
 
@@ -26,7 +30,8 @@ typedef struct ev_result {
 } ev_result;
 
 /* Starts the thread. train may be NULL (no train loss). The model's
- * evaluate must read nothing the caller writes while the evaluator lives.
+ * evaluate must read nothing the caller writes while the evaluator lives,
+ * and may run on both threads at once.
  * Returns NULL when memory or a thread cannot be had; the caller then
  * evaluates on its own thread. */
 evaluator *evaluator_create(mdl *model, const ml_dataset *test,
