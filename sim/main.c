@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../algorithms/alg.h"
+#include "core/cpus.h"
 #include "core/err.h"
 #include "io/config.h"
 #include "io/store.h"
@@ -425,13 +426,6 @@ static int open_and_run_first(const cli *c, rn_job *jobs, bg_store **bgp,
         }
     }
     return rc;
-}
-
-/* As the sweep counts cores for its default --jobs. */
-static int cpus_available(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
 }
 
 static int cmd_run(int argc, char **argv)

@@ -1,5 +1,7 @@
 #include "bgstore.h"
 
+#include "../core/cpus.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@ struct bg_store {
     /* What to open: read by the thread. */
     const char *path;
     unsigned flags;
+    int avoid; /* the caller's core (cpus.h) */
 
     /* The thread's results, read after pthread_join. */
     db_store *db;
@@ -118,6 +121,7 @@ static block *take(bg_store *b)
 static void *run(void *arg)
 {
     bg_store *b = arg;
+    cpus_avoid(b->avoid);
     /* Only a file that does not exist yet is written before the input is
      * known good: the thread created it, so nothing is lost by removing it
      * should the input be bad. */
@@ -158,6 +162,7 @@ bg_store *bg_store_start(const char *path, unsigned flags)
         return NULL;
     b->path = path;
     b->flags = flags;
+    b->avoid = cpus_current();
     atomic_init(&b->failed, 0);
     if (pthread_mutex_init(&b->lock, NULL))
         goto no_lock;

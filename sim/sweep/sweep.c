@@ -19,6 +19,7 @@
  * runs that finished (done or diverged) and deletes and reruns the others. */
 #include "sweep.h"
 
+#include "../core/cpus.h"
 #include "../io/units.h"
 #include "../run/runner.h"
 #include "spec.h"
@@ -954,10 +955,8 @@ int sweep_main(int argc, char **argv)
     }
 
     int jobs = o.jobs;
-    if (jobs == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        jobs = cores > 0 ? (int)cores : 1;
-    }
+    if (jobs == 0)
+        jobs = cpus_available();
     if ((size_t)jobs > n_todo)
         jobs = n_todo ? (int)n_todo : 1;
     rc = use_mpi
