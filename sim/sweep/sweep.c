@@ -57,7 +57,7 @@ const char sweep_usage[] =
     "the sweeps and sweep_runs tables.\n"
     "\n"
     "  --out DB         results database (created if missing; appended to)\n"
-    "  --jobs N         worker processes (default: the number of cores)\n"
+    "  --jobs N         worker processes (default: the cores this process may use)\n"
     "  --resume         continue this sweep in DB: keep the runs that "
     "finished,\n"
     "                   run the rest (those left running or failed) again\n"
