@@ -393,6 +393,21 @@ Test(mdl_logreg, init_params_is_init_uniform_over_the_options_range)
     gsl_rng_free(r2);
 }
 
+/* A row's logit in the model's order: four running sums over the columns
+ * taken four at a time, the last columns into the first sum, then the sums
+ * in pairs. */
+static double reference_logit(const double *x, const double *w, size_t d)
+{
+    double s[4] = {0, 0, 0, 0};
+    size_t j = 0;
+    for (; j + 4 <= d; j += 4)
+        for (int l = 0; l < 4; l++)
+            s[l] += x[j + l] * w[j + l];
+    for (; j < d; j++)
+        s[0] += x[j] * w[j];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 /* The gradient, written as the plainest loop in the order the model
  * promises: each logit summed in four partial sums over j mod 4 (the tail
  * into the first) and added as (s0 + s1) + (s2 + s3); then, row after row,
@@ -406,16 +421,9 @@ static void reference_gradient(double *g, const double *w, const ml_dataset *ds,
         g[j] = 0;
     for (size_t k = 0; k < n; k++) {
         const double *x = ds->X->data + rows[k] * ds->X->tda;
-        double s[4] = {0, 0, 0, 0};
-        size_t j = 0;
-        for (; j + 4 <= d; j += 4)
-            for (int l = 0; l < 4; l++)
-                s[l] += x[j + l] * w[j + l];
-        for (; j < d; j++)
-            s[0] += x[j] * w[j];
-        double z = (s[0] + s[1]) + (s[2] + s[3]);
+        double z = reference_logit(x, w, d);
         double c = 1.0 / (exp(-z) + 1.0 + eps) - ds->y[rows[k]];
-        for (j = 0; j < d; j++)
+        for (size_t j = 0; j < d; j++)
             g[j] += c * x[j];
     }
     double inv = 1.0 / (double)n;
@@ -468,14 +476,7 @@ static mdl_eval reference_evaluate(const double *w, const ml_dataset *ds,
     double loss = 0.0, tails = 0.0;
     for (size_t i = 0; i < ds->n; i++) {
         const double *x = ds->X->data + i * ds->X->tda;
-        double s[4] = {0, 0, 0, 0};
-        size_t j = 0;
-        for (; j + 4 <= d; j += 4)
-            for (int l = 0; l < 4; l++)
-                s[l] += x[j + l] * w[j + l];
-        for (; j < d; j++)
-            s[0] += x[j] * w[j];
-        double z = (s[0] + s[1]) + (s[2] + s[3]), y = ds->y[i];
+        double z = reference_logit(x, w, d), y = ds->y[i];
         int pred = !(mdl_logreg_sigmoid(z, eps) < 0.5);
         right += (pred ? 1.0 : 0.0) == y;
         if (y == 0.0 || y == 1.0) {
