@@ -394,7 +394,8 @@ static int open_and_run_first(const cli *c, rn_job *jobs, bg_store **bgp,
     rn_result res = {0};
     if (rc == 0) {
         pr->bg = bg;
-        hooks->on_eval = run_eval;
+        if (bg)
+            hooks->on_eval = run_eval; /* with or without a terminal */
         hooks->cancel = bg ? bg_store_failed(bg) : NULL;
         rn_job_simulate(&jobs[0], trace != NULL, hooks, &res);
         hooks->cancel = NULL;
