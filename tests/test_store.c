@@ -225,11 +225,15 @@ static int entries_in(const char *d)
     return n;
 }
 
+/* SQLite reads the precise clock; time() reads the kernel's coarse one, which
+ * can still show the previous second a few milliseconds after SQLite has
+ * moved on, so the bounds must come from the same clock as the row. */
 static void utc_now(char *buf, size_t cap)
 {
-    time_t t = time(NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
-    gmtime_r(&t, &tm);
+    gmtime_r(&ts.tv_sec, &tm);
     strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
