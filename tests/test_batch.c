@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "sim/core/rng.h"
 #include "sim/ml/batch.h"
 
 static gsl_rng *seeded(unsigned long seed)
@@ -211,4 +212,116 @@ Test(ml_batch, same_seed_gives_the_same_batches)
     ml_batch_deinit(&b);
     gsl_rng_free(r1);
     gsl_rng_free(r2);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Bernoulli's table of gaps: with the compact generator, sampling looks the
+ * gap up rather than computing floor(log(u) / log(1 - p)), and must give
+ * exactly that value for every draw, or the rows would change. A table
+ * that is off by one anywhere is off only for the draws at an entry's edge,
+ * which random draws almost never hit, so those edges are tested one by
+ * one. */
+
+static double log_gap(uint32_t k, double p)
+{
+    return floor(log((double)k / 4294967296.0) / log1p(-p));
+}
+
+static void check_gap(ml_batch *b, double p, uint64_t k)
+{
+    if (k == 0 || k > UINT32_MAX)
+        return;
+    double got = ml_batch__gap(b, p, (uint32_t)k),
+           want = log_gap((uint32_t)k, p);
+    cr_assert(got == want, "p %.17g, k %llu: gap %.17g, the log's %.17g", p,
+              (unsigned long long)k, got, want);
+}
+
+static void check_gaps(double p, gsl_rng *r)
+{
+    ml_batch b = {0};
+    check_gap(&b, p, 1);
+    /* Every entry's edge... */
+    for (size_t s = 0; s < b.gap_n; s++)
+        for (int d = -2; d <= 2; d++)
+            check_gap(&b, p, (uint64_t)b.gap_last[s] + (uint64_t)(int64_t)d);
+    /* ...every bucket's edges (k's leading bits)... */
+    for (int lz = 0; lz < 32; lz++)
+        for (uint64_t mant = 0; mant < 64; mant++) {
+            uint64_t top = ((UINT64_C(1) << 31 | mant << 25) >> lz);
+            for (int d = -1; d <= 1; d++)
+                check_gap(&b, p, top + (uint64_t)(int64_t)d);
+        }
+    check_gap(&b, p, UINT32_MAX);
+    /* ...and random draws. */
+    for (int i = 0; i < 20000; i++)
+        check_gap(&b, p, gsl_rng_get(r));
+    ml_batch_deinit(&b);
+}
+
+Test(ml_batch, bernoulli_gaps_from_the_table_are_the_logs_gaps)
+{
+    const double ps[] = {0.1,  0.5,   0.9,  0.01, 0.001,  1e-4,     0.3,
+                         0.75, 0.999, 0.05, 1e-9, 1e-300, 1 - 1e-7, 0.2};
+    gsl_rng *r = seeded(5);
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
+        check_gaps(ps[i], r);
+    /* And p spread log-uniformly over (1e-6, 1). */
+    for (int i = 0; i < 40; i++)
+        check_gaps(exp(log(1e-6) * gsl_rng_uniform_pos(r)), r);
+    gsl_rng_free(r);
+}
+
+/* The inversion itself, one uniform per row taken, as it was before the
+ * table. */
+static void reference_bernoulli(ml_batch *b, size_t begin, size_t end, double p,
+                                gsl_rng *r)
+{
+    b->n = 0;
+    double log_q = log1p(-p);
+    size_t pos = begin;
+    for (;;) {
+        double skip = floor(log(gsl_rng_uniform_pos(r)) / log_q);
+        if (skip >= (double)(end - pos))
+            return;
+        pos += (size_t)skip;
+        b->rows[b->n++] = pos++;
+    }
+}
+
+Test(ml_batch, bernoulli_with_the_compact_generator_takes_the_inversions_rows)
+{
+    gsl_rng *fast = rng_stream_create(7, RNG_SAMPLER, 0),
+            *ref = rng_stream_create(7, RNG_SAMPLER, 0);
+    cr_assert(fast && ref);
+    ml_batch b = {0}, want = {0};
+    want.rows = malloc(2000 * sizeof *want.rows);
+    cr_assert_not_null(want.rows);
+    /* p changes on the way (the table starts again); the rows are many
+     * (gaps past the table's end) or few. */
+    const struct {
+        double p;
+        size_t begin, end;
+        int batches;
+    } runs[] = {{0.1, 0, 114, 3000},   {0.5, 7, 2000, 200},
+                {0.1, 0, 114, 100},    {1e-4, 0, 2000, 3000},
+                {0.02, 10, 1500, 500}, {0.999, 0, 50, 200}};
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        for (int t = 0; t < runs[i].batches; t++) {
+            cr_assert_eq(ml_batch_bernoulli(&b, runs[i].begin, runs[i].end,
+                                            runs[i].p, fast),
+                         0);
+            reference_bernoulli(&want, runs[i].begin, runs[i].end, runs[i].p,
+                                ref);
+            cr_assert_eq(b.n, want.n, "p %g batch %d", runs[i].p, t);
+            cr_assert_arr_eq(b.rows, want.rows, b.n * sizeof *b.rows);
+        }
+        /* The first is long enough to have built the table. */
+        if (i == 0)
+            cr_assert_gt(b.gap_n, 0, "p %g: no table", runs[i].p);
+    }
+    ml_batch_deinit(&b);
+    free(want.rows);
+    gsl_rng_free(fast);
+    gsl_rng_free(ref);
 }

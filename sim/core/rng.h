@@ -60,12 +60,18 @@ typedef struct mt_state {
  * due). */
 void rng_mt_refill(mt_state *st);
 
-/* The compact generator's get_double: its next 32-bit output / 2^32. */
-static inline double rng_mt_double(mt_state *st)
+/* The compact generator's next 32-bit output (GSL's gsl_rng_get). */
+static inline uint32_t rng_mt_u32(mt_state *st)
 {
     if (st->next == MT_OUT)
         rng_mt_refill(st);
-    return (double)st->out[st->next++] / 4294967296.0;
+    return st->out[st->next++];
+}
+
+/* The compact generator's get_double: its next 32-bit output / 2^32. */
+static inline double rng_mt_double(mt_state *st)
+{
+    return (double)rng_mt_u32(st) / 4294967296.0;
 }
 
 /* gsl_rng_uniform_pos(r), the same draws and the same value, without
