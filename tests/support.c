@@ -1,5 +1,6 @@
 #include "support.h"
 
+#include <ftw.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,12 +56,45 @@ void ts_run_dtsim(ts_result *r, const char *const *args)
     unlink(err_path);
 }
 
+/* The directories ts_tmpdir made, removed with everything in them when the
+ * test's process exits (Criterion runs each test in a process of its own,
+ * and exit handlers run whether it passes, fails or is skipped). Only by
+ * the process that made them: a forked child that exits leaves them. */
+#define TS_MAX_DIRS 16
+static char made[TS_MAX_DIRS][64];
+static int n_made;
+static pid_t made_by;
+
+static int remove_one(const char *path, const struct stat *st, int flag,
+                      struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void remove_made(void)
+{
+    if (getpid() != made_by)
+        return;
+    for (int i = 0; i < n_made; i++)
+        nftw(made[i], remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 const char *ts_tmpdir(void)
 {
     static char path[64];
     strcpy(path, "/tmp/dtsim-testXXXXXX");
     if (!mkdtemp(path))
         return NULL;
+    if (n_made == 0) {
+        made_by = getpid();
+        atexit(remove_made);
+    }
+    if (n_made < TS_MAX_DIRS)
+        strcpy(made[n_made++], path);
     return path;
 }
 

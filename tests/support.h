@@ -17,7 +17,9 @@ typedef struct ts_result {
  * code, stdout and stderr (truncated to the buffers). */
 void ts_run_dtsim(ts_result *r, const char *const *args);
 
-/* A fresh empty directory under /tmp; the path is static storage per call. */
+/* A fresh empty directory under /tmp, removed with its contents when the
+ * test's process exits; the path is static storage, overwritten by the
+ * next call. */
 const char *ts_tmpdir(void);
 
 /* Writes text to dir/name and returns the full path (static per call index
