@@ -21,22 +21,13 @@
 /* The thread is woken once per EV_BATCH submissions (or when the submitter
  * waits for a result), not per evaluation: evaluations come every few
  * microseconds in a fast run, too often for a system call each, and a
- * thread polling for them without end would take a whole core from
- * whatever else the machine runs. */
+ * thread polling for them would take a whole core from whatever else the
+ * machine runs. In bursts, it sleeps most of the time. */
 #define EV_BATCH 16
 
 /* How long the submitter polls for a result before it sleeps: about one
  * evaluation of a small model. */
 #define EV_SPIN_NS 20000
-
-/* How long the thread polls for work before it sleeps: longer than a batch
- * takes to arrive in a fast run (16 rounds of a few microseconds), so that
- * it seldom sleeps while the run goes on. Waking a thread that slept costs
- * the waker a system call and the sleeper's core an interrupt; on a virtual
- * machine that halts idle cores, the post's SSGD spent about 0.35 ms of its
- * 8.7 ms on them (0.6 ms more CPU in all). A run that stops simulating
- * costs the thread at most this much CPU before it sleeps. */
-#define EV_IDLE_SPIN_NS 100000
 
 /* The two threads write different cache lines: a line written by one and
  * read by the other moves between cores at every write, and two unrelated
@@ -190,7 +181,7 @@ static void *run(void *arg)
     evaluator *e = arg;
     size_t next = 0;
     for (;;) {
-        bell_wait(&e->work, &e->submitted, next, &e->stop, 100000);
+        bell_wait(&e->work, &e->submitted, next, &e->stop, 0);
         if (atomic_load(&e->stop))
             return NULL;
         size_t upto = atomic_load_explicit(&e->submitted, memory_order_acquire);
