@@ -21,55 +21,57 @@ Test(cpus, counts_the_cores_the_process_may_use)
 }
 
 #ifdef __linux__
+typedef struct probe {
+    int avoid;
+    cpu_set_t before, after;
+} probe;
+
 static void *helper(void *arg)
 {
-    sched_getaffinity(0, sizeof(cpu_set_t), arg);
+    probe *p = arg;
+    sched_getaffinity(0, sizeof p->before, &p->before);
+    cpus_avoid(p->avoid);
+    sched_getaffinity(0, sizeof p->after, &p->after);
     return NULL;
 }
 
-/* The mask a helper started from here has when it first runs. */
-static cpu_set_t helper_mask(void)
+static probe run_helper(int avoid)
 {
-    cpu_set_t seen;
-    CPU_ZERO(&seen);
+    probe p = {.avoid = avoid};
     pthread_t t;
-    cr_assert_eq(cpus_start_helper(&t, helper, &seen), 0);
-    cr_assert_eq(pthread_join(t, NULL), 0);
-    return seen;
+    cr_assert_eq(pthread_create(&t, NULL, helper, &p), 0);
+    pthread_join(t, NULL);
+    return p;
 }
 
-Test(cpus, a_helper_starts_off_its_creators_core_when_it_has_another)
+Test(cpus, a_helper_leaves_the_core_it_avoids_when_it_has_another)
 {
-    cpu_set_t process;
-    cr_assert_eq(sched_getaffinity(0, sizeof process, &process), 0);
-    if (CPU_COUNT(&process) < 2)
-        cr_skip_test("one core: covered by the next test");
-    int before = cpus_current();
-    cpu_set_t seen = helper_mask();
-    int after = cpus_current();
-    /* Exactly one of the process's cores is left out... */
-    cr_assert_eq(CPU_COUNT(&seen), CPU_COUNT(&process) - 1);
-    cpu_set_t both;
-    CPU_AND(&both, &seen, &process);
-    cr_assert(CPU_EQUAL(&both, &seen), "helper allowed beyond the process");
-    /* ...the creator's, which is known when it did not move meanwhile. */
-    if (before == after)
-        cr_assert(!CPU_ISSET(before, &seen), "helper allowed on core %d",
-                  before);
-}
-
-Test(cpus, a_helper_of_a_one_core_process_keeps_that_core)
-{
-    /* A process narrowed to one core (taskset 1 core) keeps it. */
     int here = cpus_current();
     cr_assert_geq(here, 0);
+    probe p = run_helper(here);
+    if (CPU_COUNT(&p.before) > 1) {
+        cr_assert(!CPU_ISSET(here, &p.after), "still allowed on core %d", here);
+        cr_assert_eq(CPU_COUNT(&p.after), CPU_COUNT(&p.before) - 1);
+    } else {
+        cr_assert(CPU_EQUAL(&p.before, &p.after),
+                  "the only core was taken away");
+    }
+    /* Unknown core: nothing changes. */
+    p = run_helper(-1);
+    cr_assert(CPU_EQUAL(&p.before, &p.after));
+}
+
+Test(cpus, the_only_allowed_core_is_kept)
+{
+    /* A process narrowed to one core (taskset 1 core) keeps it. */
     cpu_set_t one;
     CPU_ZERO(&one);
+    int here = cpus_current();
     CPU_SET(here, &one);
     cr_assert_eq(sched_setaffinity(0, sizeof one, &one), 0);
     cr_assert_eq(cpus_available(), 1);
-    cpu_set_t seen = helper_mask();
-    cr_assert(CPU_ISSET(here, &seen));
-    cr_assert_eq(CPU_COUNT(&seen), 1);
+    probe p = run_helper(here);
+    cr_assert(CPU_ISSET(here, &p.after));
+    cr_assert_eq(CPU_COUNT(&p.after), 1);
 }
 #endif

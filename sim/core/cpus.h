@@ -10,8 +10,6 @@
 #ifndef DTSIM_CORE_CPUS_H
 #define DTSIM_CORE_CPUS_H
 
-#include <pthread.h>
-
 /* The cores this process may run on (its affinity mask, which a container
  * or taskset may narrow), at least 1. */
 int cpus_available(void);
@@ -19,10 +17,9 @@ int cpus_available(void);
 /* The core the calling thread runs on now, or -1 when unknown. */
 int cpus_current(void);
 
-/* pthread_create for a helper of the calling thread: the helper may run on
- * any of the process's cores but the caller's, when there is another.
- * Best effort: where the mask cannot be set, the thread starts unrestricted;
- * the result is pthread_create's. */
-int cpus_start_helper(pthread_t *thread, void *(*fn)(void *), void *arg);
+/* Keeps the calling thread off core `avoid` (from cpus_current of the
+ * thread it helps) when another core is allowed; otherwise, or for -1,
+ * nothing changes. Best effort: a refusal is not an error. */
+void cpus_avoid(int avoid);
 
 #endif

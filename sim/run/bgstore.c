@@ -26,6 +26,7 @@ struct bg_store {
     /* What to open: read by the thread. */
     const char *path;
     unsigned flags;
+    int avoid; /* the caller's core (cpus.h) */
 
     /* The thread's results, read after pthread_join. */
     db_store *db;
@@ -120,6 +121,7 @@ static block *take(bg_store *b)
 static void *run(void *arg)
 {
     bg_store *b = arg;
+    cpus_avoid(b->avoid);
     /* Only a file that does not exist yet is written before the input is
      * known good: the thread created it, so nothing is lost by removing it
      * should the input be bad. */
@@ -160,12 +162,13 @@ bg_store *bg_store_start(const char *path, unsigned flags)
         return NULL;
     b->path = path;
     b->flags = flags;
+    b->avoid = cpus_current();
     atomic_init(&b->failed, 0);
     if (pthread_mutex_init(&b->lock, NULL))
         goto no_lock;
     if (pthread_cond_init(&b->cond, NULL))
         goto no_cond;
-    if (cpus_start_helper(&b->thread, run, b))
+    if (pthread_create(&b->thread, NULL, run, b))
         goto no_thread;
     return b;
 no_thread:

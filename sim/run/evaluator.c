@@ -75,6 +75,7 @@ struct evaluator {
     _Alignas(LINE) size_t collected;        /* the submitter's own */
     _Alignas(LINE) atomic_int stop;
 
+    int avoid;    /* the submitter's core (cpus.h) */
     ev_bell work; /* the thread waits here for submissions */
     ev_bell done; /* the submitter waits here for results */
     pthread_t thread;
@@ -179,6 +180,7 @@ static int is_done(evaluator *e, size_t i)
 static void *run(void *arg)
 {
     evaluator *e = arg;
+    cpus_avoid(e->avoid);
     size_t next = 0;
     for (;;) {
         bell_wait(&e->work, &e->submitted, next, &e->stop, 0);
@@ -216,6 +218,7 @@ evaluator *evaluator_create(mdl *model, const ml_dataset *test,
     e->test = test;
     e->train = train;
     e->n_params = n_params;
+    e->avoid = cpus_current();
     atomic_init(&e->submitted, 0);
     atomic_init(&e->finished, 0);
     atomic_init(&e->stop, 0);
@@ -238,7 +241,7 @@ evaluator *evaluator_create(mdl *model, const ml_dataset *test,
         goto fail_slots;
     if (bell_init(&e->done))
         goto fail_done;
-    if (cpus_start_helper(&e->thread, run, e))
+    if (pthread_create(&e->thread, NULL, run, e))
         goto fail_thread;
     return e;
 fail_thread:
