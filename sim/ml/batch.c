@@ -65,8 +65,12 @@ static double gap_exact(uint32_t k, double log_q)
  * a short run never pays for it. */
 #define GAP_MAX 4096
 #define GAP_DRAWS_PER_ENTRY 8
-#define GAP_BUCKET_BITS 5 /* mantissa bits after k's leading one */
-#define GAP_BUCKETS (32 << GAP_BUCKET_BITS)
+#define GAP_BUCKET_BITS 5 /* bits after k's leading one */
+/* Buckets for k with fewer than GAP_LZ leading zeros: a smaller k (drawn
+ * once in 2^(32 - GAP_LZ)) has its gap computed directly, which keeps the
+ * buckets of a worker's batch to 1 KiB. */
+#define GAP_LZ 16
+#define GAP_BUCKETS (GAP_LZ << GAP_BUCKET_BITS)
 
 static int gap_exceeds(uint32_t k, double log_q, size_t s)
 {
@@ -146,7 +150,7 @@ static int gap_build(ml_batch *b, size_t n)
     /* from[i] = min(gap of the bucket's largest k, n - 1): buckets in the
      * order of their largest k, whose gaps only fall. */
     size_t s = n - 1;
-    for (int lz = 31; lz >= 0; lz--)
+    for (int lz = GAP_LZ - 1; lz >= 0; lz--)
         for (uint32_t mant = 0; mant < (1u << GAP_BUCKET_BITS); mant++) {
             uint32_t top = (UINT32_C(1) << 31 | mant << (31 - GAP_BUCKET_BITS) |
                             ((UINT32_C(1) << (31 - GAP_BUCKET_BITS)) - 1)) >>
@@ -158,6 +162,12 @@ static int gap_build(ml_batch *b, size_t n)
     b->gap_last = last;
     b->gap_from = from;
     b->gap_n = n;
+    /* 2^32, answering for no draw, when even the largest draw's gap is
+     * past the table. */
+    uint64_t past = (uint64_t)last[n - 1] + 1;
+    b->gap_k_min = past > (UINT64_C(1) << (32 - GAP_LZ))
+                       ? past
+                       : UINT64_C(1) << (32 - GAP_LZ);
     return 0;
 }
 
@@ -179,13 +189,13 @@ static double gap_off_table(ml_batch *b, uint32_t k, size_t rows)
     return gap_exact(k, b->gap_log_q);
 }
 
-/* gap_exact(k, log_q), through the table where it reaches. */
+/* gap_exact(k, log_q), through the table where it reaches: from gap_k_min
+ * on, which is 0 while there is no table. */
 static inline double gap_of(ml_batch *b, uint32_t k, size_t rows)
 {
-    size_t n = b->gap_n;
-    const uint32_t *last = b->gap_last;
-    if (n == 0 || k <= last[n - 1])
+    if (k < b->gap_k_min || b->gap_n == 0)
         return gap_off_table(b, k, rows);
+    const uint32_t *last = b->gap_last;
     size_t s = b->gap_from[gap_bucket(k)];
     while (k <= last[s])
         s++;
@@ -202,6 +212,7 @@ static void gap_for(ml_batch *b, double log_q)
     b->gap_last = NULL;
     b->gap_from = NULL;
     b->gap_n = 0;
+    b->gap_k_min = 0;
     b->gap_draws = 0;
     b->gap_log_q = log_q;
 }

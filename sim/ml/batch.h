@@ -24,6 +24,7 @@ typedef struct ml_batch {
     double gap_log_q;   /* the log(1 - p) it is for */
     size_t gap_draws;   /* draws since p last changed */
     size_t gap_n;       /* entries of gap_last, 0 before the table is built */
+    uint64_t gap_k_min; /* the least draw the table answers for */
     uint32_t *gap_last; /* [gap_n] */
     uint16_t *gap_from; /* [GAP_BUCKETS] */
 } ml_batch;
