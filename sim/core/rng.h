@@ -74,21 +74,6 @@ static inline double rng_mt_double(mt_state *st)
     return (double)rng_mt_u32(st) / 4294967296.0;
 }
 
-/* gsl_rng_uniform_pos(r), the same draws and the same value, without
- * GSL's two calls through function pointers when r is the compact
- * mt19937 (every stream of rng_stream_*): hot samplers draw once per row
- * taken. */
-static inline double rng_uniform_pos(gsl_rng *r)
-{
-    if (r->type != rng_mt19937_compact)
-        return gsl_rng_uniform_pos(r);
-    double x;
-    do
-        x = rng_mt_double(r->state);
-    while (x == 0);
-    return x;
-}
-
 /* As rng_stream_create, into a gsl_rng the caller holds, typically inside
  * the entity's own hot state: a draw then reads the entity's line and the
  * generator's, where a separately allocated gsl_rng is one more cache miss
